@@ -1,0 +1,115 @@
+namespace Kestrel.Cloud.Functions.Composition;
+
+/// <summary>
+/// Server settings (configuration section <c>KestrelCloud</c>, environment variables <c>KestrelCloud__*</c>).
+/// The engine's own limits live in <c>KestrelCloud:Durable</c> (<see cref="Durable.DurableTaskOptions"/>).
+/// Validated once when the app is built; all errors are reported together.
+/// </summary>
+public sealed class KestrelCloudOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "KestrelCloud";
+
+    /// <summary>The default listening URL: loopback only.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5077";
+
+    /// <summary>Shortest API key accepted from configuration.</summary>
+    public const int MinApiKeyLength = 16;
+
+    /// <summary>Folder for the SQLite database and the generated API key; relative paths are under the working directory.</summary>
+    /// <value>The default value is <c>.data</c>.</value>
+    public string DataPath { get; set; } = ".data";
+
+    /// <summary>
+    /// The API keys clients may send (<c>KestrelCloud:ApiKeys:0</c>, <c>:1</c>, ...). When none is configured,
+    /// a key is generated at first start and stored in <c>api-key.txt</c> in <see cref="DataPath"/>.
+    /// </summary>
+    /// <value>The default value is empty (generate one).</value>
+    public List<string> ApiKeys { get; set; } = new();
+
+    /// <summary>The listening URLs (semicolon separated) when neither <c>ASPNETCORE_URLS</c>/<c>--urls</c> nor
+    /// <c>FUNCTIONS_CUSTOMHANDLER_PORT</c> is set.</summary>
+    /// <value>The default value is <c>http://127.0.0.1:5077</c>.</value>
+    public string Urls { get; set; } = DefaultUrl;
+
+    /// <summary>HTTP limits.</summary>
+    public KestrelCloudHttpOptions Http { get; set; } = new();
+
+    /// <summary>Store selection (the rest of the <c>Durable</c> section binds <see cref="Durable.DurableTaskOptions"/>).</summary>
+    public KestrelCloudDurableOptions Durable { get; set; } = new();
+
+    /// <summary>The sample orchestrations.</summary>
+    public KestrelCloudSamplesOptions Samples { get; set; } = new();
+
+    /// <summary>The configured API keys, without blank entries.</summary>
+    public IReadOnlyList<string> ConfiguredApiKeys => this.ApiKeys.Where(k => !string.IsNullOrWhiteSpace(k)).ToList();
+
+    /// <summary>The data folder as a full path.</summary>
+    public string GetFullDataPath() => Path.GetFullPath(this.DataPath, Directory.GetCurrentDirectory());
+
+    /// <summary>Throws one <see cref="InvalidOperationException"/> listing every invalid value.</summary>
+    public void Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(this.DataPath))
+        {
+            errors.Add("KestrelCloud:DataPath must not be empty; remove it to use '.data' under the working directory.");
+        }
+
+        for (int i = 0; i < this.ApiKeys.Count; i++)
+        {
+            string key = this.ApiKeys[i];
+            if (!string.IsNullOrWhiteSpace(key) && key.Trim().Length < MinApiKeyLength)
+            {
+                errors.Add($"KestrelCloud:ApiKeys:{i} is {key.Trim().Length} characters; use at least {MinApiKeyLength} random characters (for example the output of 'openssl rand -base64 32').");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(this.Urls))
+        {
+            errors.Add($"KestrelCloud:Urls must not be empty; remove it to listen on {DefaultUrl}.");
+        }
+
+        if (this.Http.MaxRequestBodySizeBytes < KestrelCloudHttpOptions.MinRequestBodySizeBytes)
+        {
+            errors.Add($"KestrelCloud:Http:MaxRequestBodySizeBytes must be at least {KestrelCloudHttpOptions.MinRequestBodySizeBytes}; it is {this.Http.MaxRequestBodySizeBytes}.");
+        }
+
+        if (!DurableStoreRegistration.IsKnownStore(this.Durable.Store))
+        {
+            errors.Add($"KestrelCloud:Durable:Store must be one of {string.Join(", ", DurableStoreRegistration.KnownStores.Select(s => $"'{s}'"))}; it is '{this.Durable.Store}'.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid KestrelCloud configuration: " + string.Join(" ", errors));
+        }
+    }
+}
+
+/// <summary>HTTP limits (<c>KestrelCloud:Http</c>).</summary>
+public sealed class KestrelCloudHttpOptions
+{
+    /// <summary>Smallest allowed body limit.</summary>
+    public const long MinRequestBodySizeBytes = 1024;
+
+    /// <summary>Largest request body accepted; larger bodies get 413.</summary>
+    /// <value>The default value is 1,048,576 (1 MiB).</value>
+    public long MaxRequestBodySizeBytes { get; set; } = 1_048_576;
+}
+
+/// <summary>Store selection (<c>KestrelCloud:Durable</c>).</summary>
+public sealed class KestrelCloudDurableOptions
+{
+    /// <summary>The engine store: <c>sqlite</c> (a file in the data folder) or <c>memory</c> (nothing survives the process).</summary>
+    /// <value>The default value is <c>sqlite</c>.</value>
+    public string Store { get; set; } = DurableStoreRegistration.Sqlite;
+}
+
+/// <summary>The sample orchestrations (<c>KestrelCloud:Samples</c>).</summary>
+public sealed class KestrelCloudSamplesOptions
+{
+    /// <summary>Registers HelloSequence and ApprovalWorkflow.</summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool Enabled { get; set; } = true;
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Kestrel.Cloud.Functions.Diagnostics;
+
+/// <summary>Source-generated server logs; event ids 2000-2099 belong to the server.</summary>
+internal static partial class Log
+{
+    /// <summary>The log category of server-level messages.</summary>
+    public const string Category = "Kestrel.Cloud.Functions";
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Kestrel.Cloud {Version} listening on {Urls} ({Source}); store {Store}; data folder {DataPath}.")]
+    public static partial void ServerStarted(ILogger logger, string version, string urls, string source, string store, string dataPath);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "No API key is configured (KestrelCloud:ApiKeys); generated one and stored it in {KeyFilePath}. Clients send it in the x-api-key header.")]
+    public static partial void ApiKeyGenerated(ILogger logger, string keyFilePath);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "No API key is configured (KestrelCloud:ApiKeys); using the generated key stored in {KeyFilePath}.")]
+    public static partial void ApiKeyLoadedFromFile(ILogger logger, string keyFilePath);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "{Count} API key(s) configured in KestrelCloud:ApiKeys.")]
+    public static partial void ApiKeysConfigured(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Request {Method} {Path} rejected: {Reason}.")]
+    public static partial void ApiKeyRejected(ILogger logger, string method, string path, string reason);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Started orchestration {Name} as instance {InstanceId}.")]
+    public static partial void OrchestrationStarted(ILogger logger, string name, string instanceId);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "Instance {InstanceId}: {Operation} requested.")]
+    public static partial void InstanceOperationRequested(ILogger logger, string instanceId, string operation);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Information, Message = "Purged {Count} instance(s).")]
+    public static partial void InstancesPurged(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}; correlation id {CorrelationId}.")]
+    public static partial void UnhandledException(ILogger logger, string method, string path, string correlationId, Exception exception);
+
+    [LoggerMessage(EventId = 2021, Level = LogLevel.Warning, Message = "Health check: store {Store} is not reachable.")]
+    public static partial void StoreUnreachable(ILogger logger, string store, Exception exception);
+
+    [LoggerMessage(EventId = 2022, Level = LogLevel.Debug, Message = "Request {Method} {Path} answered {Status} ({Code}).")]
+    public static partial void ProblemReturned(ILogger logger, string method, string path, int status, string code);
+}
