@@ -83,8 +83,10 @@ public interface IOrchestrationStore
     Task AbandonActivityAsync(ActivityWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The earliest time invisible work of the given kind becomes visible (a timer, a delayed retry, an
-    /// expiring lock), or null if none is known. Workers sleep until then when idle.
+    /// The earliest time work of the given kind becomes available: the visible time of an unlocked message
+    /// or activity (a timer, a delayed retry), or the expiry of a lock. A time at or before now when some
+    /// work is available already (for example a timer that came due since the last lock attempt); null
+    /// when there is no work at all. Idle workers sleep until then.
     /// </summary>
     Task<DateTime?> GetNextWakeUpTimeAsync(WorkItemKind kind, CancellationToken cancellationToken = default);
 }

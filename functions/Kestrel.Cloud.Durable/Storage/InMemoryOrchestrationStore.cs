@@ -356,7 +356,7 @@ public sealed class InMemoryOrchestrationStore : IOrchestrationStore
             DateTime? next = null;
             void Consider(DateTime t)
             {
-                if (t > now && (next is null || t < next))
+                if (next is null || t < next)
                 {
                     next = t;
                 }
@@ -367,9 +367,10 @@ public sealed class InMemoryOrchestrationStore : IOrchestrationStore
                 foreach (string id in this.withMessages)
                 {
                     Instance i = this.instances[id];
-                    if (i.LockToken is not null)
+                    if (i.LockToken is not null && i.LockExpires > now)
                     {
                         Consider(i.LockExpires);
+                        continue;
                     }
 
                     foreach (Message m in i.Inbox)
@@ -382,11 +383,7 @@ public sealed class InMemoryOrchestrationStore : IOrchestrationStore
             {
                 foreach (Activity a in this.activities.Values)
                 {
-                    Consider(a.VisibleAt);
-                    if (a.LockToken is not null)
-                    {
-                        Consider(a.LockExpires);
-                    }
+                    Consider(a.LockToken is not null && a.LockExpires > now ? a.LockExpires : a.VisibleAt);
                 }
             }
 

@@ -63,10 +63,15 @@ public sealed class AsyncSignal
     }
 
     /// <summary>
-    /// Waits until a Set after <paramref name="sinceVersion"/>, <paramref name="timeout"/> on
+    /// Waits until a Set after <paramref name="sinceVersion"/>, until <paramref name="wakeAt"/> on
     /// <paramref name="timeProvider"/>'s clock, or cancellation. Returns true when signalled.
     /// </summary>
-    public async Task<bool> WaitAsync(long sinceVersion, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The timer is registered before the clock is read again: if the clock moved past
+    /// <paramref name="wakeAt"/> while the caller computed it, the wait ends at once instead of waiting a
+    /// whole extra interval (this matters for manual clocks in tests, and for clock jumps).
+    /// </remarks>
+    public async Task<bool> WaitAsync(long sinceVersion, DateTimeOffset wakeAt, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         Task signalled;
         lock (this.gate)
@@ -79,6 +84,7 @@ public sealed class AsyncSignal
             signalled = this.tcs.Task;
         }
 
+        TimeSpan timeout = wakeAt - timeProvider.GetUtcNow();
         if (timeout <= TimeSpan.Zero)
         {
             return false;
@@ -86,6 +92,12 @@ public sealed class AsyncSignal
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task delay = Task.Delay(timeout, timeProvider, cts.Token);
+        if (timeProvider.GetUtcNow() >= wakeAt)
+        {
+            cts.Cancel();
+            return signalled.IsCompleted;
+        }
+
         Task winner = await Task.WhenAny(signalled, delay).ConfigureAwait(false);
         cts.Cancel();
         cancellationToken.ThrowIfCancellationRequested();

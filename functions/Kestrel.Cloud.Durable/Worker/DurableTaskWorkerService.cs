@@ -107,15 +107,14 @@ public sealed class DurableTaskWorkerService : BackgroundService
                 }
 
                 slots.Release();
-                TimeSpan wait = backoff;
+                DateTimeOffset wakeAt = this.timeProvider.GetUtcNow() + backoff;
                 DateTime? due = await store.GetNextWakeUpTimeAsync(kind, stoppingToken).ConfigureAwait(false);
-                if (due is { } d)
+                if (due is { } d && new DateTimeOffset(DateTime.SpecifyKind(d, DateTimeKind.Utc)) < wakeAt)
                 {
-                    TimeSpan untilDue = d - this.timeProvider.GetUtcNow().UtcDateTime;
-                    wait = untilDue < wait ? (untilDue < TimeSpan.Zero ? TimeSpan.Zero : untilDue) : wait;
+                    wakeAt = new DateTimeOffset(DateTime.SpecifyKind(d, DateTimeKind.Utc));
                 }
 
-                bool signalled = await signal.WaitAsync(version, wait, this.timeProvider, stoppingToken).ConfigureAwait(false);
+                bool signalled = await signal.WaitAsync(version, wakeAt, this.timeProvider, stoppingToken).ConfigureAwait(false);
                 backoff = signalled ? o.MinPollInterval : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, o.MaxPollInterval.Ticks));
             }
         }
