@@ -130,13 +130,13 @@ internal sealed class OrchestrationExecutor
             {
                 if (pastHistory is not null)
                 {
+                    // Counted before replaying: a replay that fails (non-determinism) still commits on top of the whole stored history.
+                    this.HistoryCount = pastHistory.Count;
                     this.IsReplaying = true;
                     foreach (HistoryEvent e in pastHistory)
                     {
                         this.Apply(e);
                     }
-
-                    this.HistoryCount = pastHistory.Count;
                 }
 
                 this.IsReplaying = false;
