@@ -50,6 +50,35 @@ public abstract partial class OrchestrationStoreConformanceTests
         OutputOf<string>(await h.GetAsync(id)).Should().Be("early bird");
     }
 
+    /// <summary>Proves messages are applied in the order they took effect, not the order they were enqueued: an event
+    /// raised at minute 4 beats a timeout timer due at minute 5 (enqueued at minute 0) even when no worker runs until
+    /// minute 6 and both are picked up in one step.</summary>
+    [Fact]
+    public async Task WaitForExternalEvent_EventRaisedBeforeTimeoutButProcessedAfter_EventWins()
+    {
+        EngineHarness h = await this.CreateHarnessAsync();
+        h.Registry.AddOrchestratorFunc<object?, string>("PatientApprover", async (ctx, _) =>
+        {
+            try
+            {
+                return await ctx.WaitForExternalEvent<string>("approval", TimeSpan.FromMinutes(5));
+            }
+            catch (TaskCanceledException)
+            {
+                return "timed-out";
+            }
+        });
+
+        string id = await h.StartAsync("PatientApprover");
+        await h.RunUntilIdleAsync();
+        h.Clock.Advance(TimeSpan.FromMinutes(4));
+        await h.Client.RaiseEventAsync(id, "approval", "approved");
+        h.Clock.Advance(TimeSpan.FromMinutes(2));
+        await h.RunUntilIdleAsync();
+
+        OutputOf<string>(await h.GetAsync(id)).Should().Be("approved");
+    }
+
     /// <summary>Proves several waiters on one name are served first come, first served, one event each.</summary>
     [Fact]
     public async Task WaitForExternalEvent_SeveralWaitersOnOneName_EachGetsOneEventInOrder()

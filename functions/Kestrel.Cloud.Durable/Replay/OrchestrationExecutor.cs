@@ -143,10 +143,13 @@ internal sealed class OrchestrationExecutor
                 this.CurrentUtcDateTime = now;
                 this.stepEvents.Add(new OrchestratorStartedEvent { Timestamp = now });
 
-                // ExecutionStarted first, then the rest in arrival order.
+                // ExecutionStarted first, then the rest in the order they took effect: a timer when it
+                // came due, anything else when it was sent. Enqueue order is not enough: a timer enqueued
+                // at minute 0 for minute 5 must lose to an event raised at minute 4, even when a worker
+                // picks both up at minute 6. OrderBy is stable, so ties keep arrival order.
                 IEnumerable<OrchestrationMessage> ordered = messages
                     .Where(m => m.Event is ExecutionStartedEvent)
-                    .Concat(messages.Where(m => m.Event is not ExecutionStartedEvent));
+                    .Concat(messages.Where(m => m.Event is not ExecutionStartedEvent).OrderBy(EffectiveTime));
                 foreach (OrchestrationMessage message in ordered)
                 {
                     this.ApplyNewMessage(message);
@@ -169,6 +172,8 @@ internal sealed class OrchestrationExecutor
     }
 
     public int NextTaskId() => this.nextTaskId++;
+
+    private static DateTime EffectiveTime(OrchestrationMessage m) => m.VisibleAt ?? m.Event.Timestamp;
 
     public Guid NewGuid() => DeterministicGuid.Create($"{this.InstanceId}:{this.ExecutionId}:{this.guidCounter++}");
 
