@@ -76,6 +76,7 @@ public sealed class SsrfGuard
         bool isAllowlisted = this.allowed.Any(a => a.Host == host && (a.Port is null || a.Port == uri.Port));
 
         IPAddress[] addresses;
+        bool isNamed = false;
         if (IPAddress.TryParse(host, out IPAddress? literal) && (literal.AddressFamily == AddressFamily.InterNetworkV6 || uri.HostNameType == UriHostNameType.IPv4))
         {
             addresses = new[] { literal };
@@ -95,6 +96,7 @@ public sealed class SsrfGuard
                         return SsrfCheckResult.Refuse($"the host '{host}' is a local or cloud metadata name.");
                     }
 
+                    isNamed = true;
                     try
                     {
                         addresses = await this.resolver.ResolveAsync(host, cancellationToken).ConfigureAwait(false);
@@ -113,17 +115,18 @@ public sealed class SsrfGuard
             }
         }
 
+        bool isLiteral = addresses.Length == 1 && !isNamed;
         foreach (IPAddress address in addresses)
         {
+            string subject = isLiteral ? $"{host} is" : $"'{host}' resolves to {address},";
             if (BlockedAddresses.IsCloudMetadata(address))
             {
-                return SsrfCheckResult.Refuse($"the host '{host}' is {address}, {BlockedAddresses.GetBlockReason(address)}; it is never fetched.");
+                return SsrfCheckResult.Refuse($"{subject} {BlockedAddresses.GetBlockReason(address)}; it is never fetched, even for allowed hosts.");
             }
 
             if (!isAllowlisted && BlockedAddresses.GetBlockReason(address) is { } reason)
             {
-                string shown = addresses.Length == 1 && address.ToString() == host ? host : $"'{host}' resolves to {address}";
-                return SsrfCheckResult.Refuse($"the host {shown}, {reason}; only public internet addresses can be fetched (an administrator can allow specific hosts with AllowedHosts).");
+                return SsrfCheckResult.Refuse($"{subject} {reason}; only public internet addresses can be fetched (an administrator can allow specific hosts with AllowedHosts).");
             }
         }
 
