@@ -104,6 +104,9 @@ public sealed class ShellTool : IAgentTool
 
         start.Environment["HOME"] = workingDirectory;
 
+        // The timeout starts before the process does, so it covers the whole call.
+        using var timeoutSource = new CancellationTokenSource(this.options.Timeout, this.timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
         using var process = new Process { StartInfo = start };
         try
         {
@@ -121,8 +124,6 @@ public sealed class ShellTool : IAgentTool
             output.DrainAsync(process.StandardOutput.BaseStream),
             output.DrainAsync(process.StandardError.BaseStream));
 
-        using var timeoutSource = new CancellationTokenSource(this.options.Timeout, this.timeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
         bool timedOut = false;
         try
         {
