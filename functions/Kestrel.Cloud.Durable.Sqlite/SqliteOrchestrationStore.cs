@@ -29,7 +29,6 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
     private readonly string connectionString;
     private readonly SemaphoreSlim writeGate = new(1, 1);
     private readonly ConcurrentBag<StoreConnection> readers = new();
-    private readonly object initGate = new();
     private StoreConnection? writer;
     private volatile bool initialized;
     private volatile bool disposed;
@@ -67,51 +66,17 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
     /// Creates the database file and its schema if missing (idempotent; safe to run from several processes
     /// at once) and checks the schema version. Other members initialize on first use when this was not called.
     /// </summary>
-    public Task InitializeAsync(CancellationToken cancellationToken = default)
+    public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        lock (this.initGate)
+        await this.writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            ObjectDisposedException.ThrowIf(this.disposed, this);
-            string? folder = Path.GetDirectoryName(this.DatabasePath);
-            if (!string.IsNullOrEmpty(folder))
-            {
-                Directory.CreateDirectory(folder);
-            }
-
-            this.writer ??= StoreConnection.Open(this.connectionString, this.options.BusyTimeout);
-            string mode = Convert.ToString(this.writer.Command("PRAGMA journal_mode = WAL;").ExecuteScalar(), CultureInfo.InvariantCulture) ?? string.Empty;
-            if (!mode.Equals("wal", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new InvalidOperationException(
-                    $"The SQLite database '{this.DatabasePath}' could not be switched to WAL journal mode (it is '{mode}'). Put the file on a local disk that supports shared memory.");
-            }
-
-            this.InTransaction(this.writer, c =>
-            {
-                c.Execute("CREATE TABLE IF NOT EXISTS kc_schema (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, created_at INTEGER NOT NULL);");
-                object? version = c.Command("SELECT version FROM kc_schema WHERE id = 1;").ExecuteScalar();
-                if (version is null)
-                {
-                    c.Execute(SqliteSchema.Create);
-                    c.Command("INSERT INTO kc_schema (id, version, created_at) VALUES (1, $v, $t);")
-                        .Set("$v", SqliteSchema.CurrentVersion)
-                        .Set("$t", this.Now.Ticks)
-                        .ExecuteNonQuery();
-                }
-                else if (Convert.ToInt64(version, CultureInfo.InvariantCulture) != SqliteSchema.CurrentVersion)
-                {
-                    throw new InvalidOperationException(
-                        $"The SQLite database '{this.DatabasePath}' has schema version {version}; this build reads version {SqliteSchema.CurrentVersion}. " +
-                        "Run the matching version of Kestrel.Cloud, or point DatabasePath at a new file.");
-                }
-
-                return 0;
-            });
-            this.initialized = true;
+            this.InitializeUnderGate();
         }
-
-        return Task.CompletedTask;
+        finally
+        {
+            this.writeGate.Release();
+        }
     }
 
     /// <inheritdoc/>
@@ -333,7 +298,9 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
     /// <summary>Closes the connections. Operations after this throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
-        lock (this.initGate)
+        // Wait for a write in progress so its connection is not closed under it.
+        this.writeGate.Wait();
+        try
         {
             if (this.disposed)
             {
@@ -341,12 +308,6 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
             }
 
             this.disposed = true;
-        }
-
-        // Wait for a write in progress so its connection is not closed under it.
-        this.writeGate.Wait();
-        try
-        {
             this.writer?.Dispose();
             this.writer = null;
             while (this.readers.TryTake(out StoreConnection? reader))
@@ -419,14 +380,60 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
         Enqueue(c, startMessage);
     }
 
+    /// <summary>Opens the writer connection, switches to WAL and creates or checks the schema. The caller holds the write gate.</summary>
+    private void InitializeUnderGate()
+    {
+        ObjectDisposedException.ThrowIf(this.disposed, this);
+        string? folder = Path.GetDirectoryName(this.DatabasePath);
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        this.writer ??= StoreConnection.Open(this.connectionString, this.options.BusyTimeout);
+        string mode = Convert.ToString(this.writer.Command("PRAGMA journal_mode = WAL;").ExecuteScalar(), CultureInfo.InvariantCulture) ?? string.Empty;
+        if (!mode.Equals("wal", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException(
+                $"The SQLite database '{this.DatabasePath}' could not be switched to WAL journal mode (it is '{mode}'). Put the file on a local disk that supports shared memory.");
+        }
+
+        this.InTransaction(this.writer, c =>
+        {
+            c.Execute("CREATE TABLE IF NOT EXISTS kc_schema (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, created_at INTEGER NOT NULL);");
+            object? version = c.Command("SELECT version FROM kc_schema WHERE id = 1;").ExecuteScalar();
+            if (version is null)
+            {
+                c.Execute(SqliteSchema.Create);
+                c.Command("INSERT INTO kc_schema (id, version, created_at) VALUES (1, $v, $t);")
+                    .Set("$v", SqliteSchema.CurrentVersion)
+                    .Set("$t", this.Now.Ticks)
+                    .ExecuteNonQuery();
+            }
+            else if (Convert.ToInt64(version, CultureInfo.InvariantCulture) != SqliteSchema.CurrentVersion)
+            {
+                throw new InvalidOperationException(
+                    $"The SQLite database '{this.DatabasePath}' has schema version {version}; this build reads version {SqliteSchema.CurrentVersion}. " +
+                    "Run the matching version of Kestrel.Cloud, or point DatabasePath at a new file.");
+            }
+
+            return 0;
+        });
+        this.initialized = true;
+    }
+
     /// <summary>Runs <paramref name="work"/> in one write transaction on the writer connection, behind the in-process gate.</summary>
     private async Task<T> WriteAsync<T>(Func<StoreConnection, T> work, CancellationToken cancellationToken)
     {
-        this.EnsureInitialized();
         await this.writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ObjectDisposedException.ThrowIf(this.disposed, this);
+            if (!this.initialized)
+            {
+                this.InitializeUnderGate();
+            }
+
             return this.InTransaction(this.writer!, work);
         }
         finally
@@ -490,9 +497,22 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
 
     private void EnsureInitialized()
     {
-        if (!this.initialized)
+        if (this.initialized)
         {
-            this.InitializeAsync().GetAwaiter().GetResult();
+            return;
+        }
+
+        this.writeGate.Wait();
+        try
+        {
+            if (!this.initialized)
+            {
+                this.InitializeUnderGate();
+            }
+        }
+        finally
+        {
+            this.writeGate.Release();
         }
     }
 
