@@ -422,26 +422,6 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
         this.initialized = true;
     }
 
-    /// <summary>Runs <paramref name="work"/> in one write transaction on the writer connection, behind the in-process gate.</summary>
-    private async Task<T> WriteAsync<T>(Func<StoreConnection, T> work, CancellationToken cancellationToken)
-    {
-        await this.writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(this.disposed, this);
-            if (!this.initialized)
-            {
-                this.InitializeUnderGate();
-            }
-
-            return this.InTransaction(this.writer!, work);
-        }
-        finally
-        {
-            this.writeGate.Release();
-        }
-    }
-
     private T InTransaction<T>(StoreConnection c, Func<StoreConnection, T> work)
     {
         c.Execute("BEGIN IMMEDIATE;");

@@ -1,0 +1,200 @@
+using Microsoft.Data.Sqlite;
+
+namespace Kestrel.Cloud.Durable.Sqlite;
+
+/// <summary>
+/// Group commit. Every change is an operation queued in process; whichever caller finds no drain running
+/// drains the queue: up to <see cref="MaxOperationsPerTransaction"/> operations per <c>BEGIN IMMEDIATE</c>
+/// transaction, each inside its own savepoint so a failing operation (a lost lock) is rolled back alone and
+/// changes nothing. Callers learn their outcome only after COMMIT, so nothing is reported done that is not
+/// durable. Under load one WAL commit carries many steps; alone, an operation commits by itself at once.
+/// </summary>
+public sealed partial class SqliteOrchestrationStore
+{
+    private const int MaxOperationsPerTransaction = 128;
+    private readonly object queueGate = new();
+    private readonly Queue<WriteOperation> queue = new();
+    private readonly List<WriteOperation> batch = new(MaxOperationsPerTransaction);
+    private bool draining;
+
+    /// <summary>Runs <paramref name="work"/> atomically in a write transaction; completes after it is committed.</summary>
+    private Task<T> WriteAsync<T>(Func<StoreConnection, T> work, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var operation = new WriteOperation<T>(work, cancellationToken);
+        bool lead;
+        lock (this.queueGate)
+        {
+            this.queue.Enqueue(operation);
+            lead = !this.draining;
+            this.draining = true;
+        }
+
+        if (lead)
+        {
+            this.Drain();
+        }
+
+        return operation.Task;
+    }
+
+    private void Drain()
+    {
+        while (true)
+        {
+            lock (this.queueGate)
+            {
+                if (this.queue.Count == 0)
+                {
+                    this.draining = false;
+                    return;
+                }
+
+                this.batch.Clear();
+                while (this.batch.Count < MaxOperationsPerTransaction && this.queue.TryDequeue(out WriteOperation? next))
+                {
+                    this.batch.Add(next);
+                }
+            }
+
+            this.RunBatch(this.batch);
+        }
+    }
+
+    private void RunBatch(List<WriteOperation> operations)
+    {
+        // The gate keeps initialization and Dispose away from the writer connection while a batch runs.
+        this.writeGate.Wait();
+        try
+        {
+            if (this.disposed)
+            {
+                FailAll(operations, new ObjectDisposedException(nameof(SqliteOrchestrationStore)));
+                return;
+            }
+
+            if (!this.initialized)
+            {
+                this.InitializeUnderGate();
+            }
+
+            StoreConnection c = this.writer!;
+            c.Execute("BEGIN IMMEDIATE;");
+            try
+            {
+                foreach (WriteOperation operation in operations)
+                {
+                    if (operation.CancellationToken.IsCancellationRequested)
+                    {
+                        operation.Fail(new OperationCanceledException(operation.CancellationToken));
+                        continue;
+                    }
+
+                    c.Execute("SAVEPOINT op;");
+                    try
+                    {
+                        operation.Run(c);
+                        c.Execute("RELEASE op;");
+                    }
+                    catch (Exception ex)
+                    {
+                        // The operation refused (lost lock, already exists, not found) or failed: undo only its
+                        // changes. If SQLite already ended the whole transaction, this throws and the batch fails.
+                        c.Execute("ROLLBACK TO op;");
+                        c.Execute("RELEASE op;");
+                        operation.Fail(ex);
+                    }
+                }
+
+                c.Execute("COMMIT;");
+            }
+            catch (Exception ex)
+            {
+                // A database error (disk full, I/O, busy beyond BusyTimeout): the whole batch is undone.
+                try
+                {
+                    c.Execute("ROLLBACK;");
+                }
+                catch (SqliteException)
+                {
+                    // SQLite already rolled the transaction back itself.
+                }
+
+                FailAll(operations, ex);
+                return;
+            }
+        }
+        catch (Exception ex)
+        {
+            FailAll(operations, ex);
+            return;
+        }
+        finally
+        {
+            this.writeGate.Release();
+        }
+
+        foreach (WriteOperation operation in operations)
+        {
+            operation.Publish();
+        }
+    }
+
+    private static void FailAll(List<WriteOperation> operations, Exception ex)
+    {
+        foreach (WriteOperation operation in operations)
+        {
+            operation.Fail(ex);
+            operation.Publish();
+        }
+    }
+
+    /// <summary>A queued change; its outcome is published only after the transaction that ran it ended.</summary>
+    private abstract class WriteOperation
+    {
+        protected WriteOperation(CancellationToken cancellationToken) => this.CancellationToken = cancellationToken;
+
+        public CancellationToken CancellationToken { get; }
+
+        protected Exception? Error { get; private set; }
+
+        public abstract void Run(StoreConnection connection);
+
+        public void Fail(Exception error) => this.Error = error;
+
+        public abstract void Publish();
+    }
+
+    private sealed class WriteOperation<T> : WriteOperation
+    {
+        private readonly Func<StoreConnection, T> work;
+        private readonly TaskCompletionSource<T> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? result;
+
+        public WriteOperation(Func<StoreConnection, T> work, CancellationToken cancellationToken)
+            : base(cancellationToken)
+        {
+            this.work = work;
+        }
+
+        public Task<T> Task => this.completion.Task;
+
+        public override void Run(StoreConnection connection) => this.result = this.work(connection);
+
+        public override void Publish()
+        {
+            if (this.Error is null)
+            {
+                this.completion.TrySetResult(this.result!);
+            }
+            else if (this.Error is OperationCanceledException oce)
+            {
+                this.completion.TrySetCanceled(oce.CancellationToken);
+            }
+            else
+            {
+                this.completion.TrySetException(this.Error);
+            }
+        }
+    }
+}
