@@ -9,7 +9,9 @@ public sealed partial class SqliteOrchestrationStore
 {
     // The unlocked instance whose oldest visible message is oldest overall. Messages visible now (visible_at = 0)
     // come in seq order straight from ix_inbox_visible; due timers and delayed messages are few and sorted.
-    private const string NextOrchestrationSql = """
+    private const string LockNextOrchestrationSql = $"""
+        UPDATE instances SET lock_token = $token, lock_expires = $expires
+        WHERE instance_id = (SELECT instance_id FROM (
         SELECT seq, instance_id FROM (
             SELECT m.seq AS seq, m.instance_id AS instance_id
             FROM inbox AS m CROSS JOIN instances AS i
@@ -21,7 +23,8 @@ public sealed partial class SqliteOrchestrationStore
             FROM inbox AS m CROSS JOIN instances AS i
             WHERE m.visible_at > 0 AND m.visible_at <= $now AND i.instance_id = m.instance_id AND i.lock_expires <= $now
             ORDER BY m.seq LIMIT 1)
-        ORDER BY seq LIMIT 1;
+        ORDER BY seq LIMIT 1))
+        RETURNING {InstanceColumns};
         """;
 
     /// <inheritdoc/>
@@ -30,29 +33,23 @@ public sealed partial class SqliteOrchestrationStore
             c =>
             {
                 long now = this.Now.Ticks;
-                string instanceId;
-                using (SqliteDataReader r = c.Command(NextOrchestrationSql).Set("$now", now).ExecuteReader())
+                string token = Guid.NewGuid().ToString("N");
+                InstanceRecord record;
+                using (SqliteDataReader r = c.Command(LockNextOrchestrationSql)
+                    .Set("$token", token)
+                    .Set("$expires", now + lockDuration.Ticks)
+                    .Set("$now", now)
+                    .ExecuteReader())
                 {
                     if (!r.Read())
                     {
                         return null;
                     }
 
-                    instanceId = r.GetString(1);
-                }
-
-                string token = Guid.NewGuid().ToString("N");
-                InstanceRecord record;
-                using (SqliteDataReader r = c.Command($"UPDATE instances SET lock_token = $token, lock_expires = $expires WHERE instance_id = $id RETURNING {InstanceColumns};")
-                    .Set("$token", token)
-                    .Set("$expires", now + lockDuration.Ticks)
-                    .Set("$id", instanceId)
-                    .ExecuteReader())
-                {
-                    r.Read();
                     record = ReadRecord(r);
                 }
 
+                string instanceId = record.InstanceId;
                 var visible = new List<(long Seq, int DeliveryCount, string Json)>();
                 using (SqliteDataReader r = c.Command("UPDATE inbox SET delivery_count = delivery_count + 1 WHERE instance_id = $id AND visible_at <= $now RETURNING seq, delivery_count, message;")
                     .Set("$id", instanceId)
@@ -266,6 +263,7 @@ public sealed partial class SqliteOrchestrationStore
     {
         ArgumentNullException.ThrowIfNull(workItem);
         ArgumentNullException.ThrowIfNull(result);
+        string message = StoreJson.Serialize(result);
         bool completed = await this.WriteAsync(
             c =>
             {
@@ -278,11 +276,16 @@ public sealed partial class SqliteOrchestrationStore
                     return false;
                 }
 
-                if (ReadTarget(c, result.InstanceId) is not null)
-                {
-                    Enqueue(c, result);
-                }
-
+                // The result is dropped when the instance no longer exists (purged meanwhile).
+                c.Command(
+                    """
+                    INSERT INTO inbox (instance_id, visible_at, delivery_count, message)
+                    SELECT $id, $visibleAt, 0, $message WHERE EXISTS (SELECT 1 FROM instances WHERE instance_id = $id);
+                    """)
+                    .Set("$id", result.InstanceId)
+                    .Set("$visibleAt", result.VisibleAt?.Ticks ?? 0L)
+                    .Set("$message", message)
+                    .ExecuteNonQuery();
                 return true;
             },
             cancellationToken).ConfigureAwait(false);

@@ -8,14 +8,19 @@ namespace Kestrel.Cloud.Durable.Sqlite;
 /// transaction, each inside its own savepoint so a failing operation (a lost lock) is rolled back alone and
 /// changes nothing. Callers learn their outcome only after COMMIT, so nothing is reported done that is not
 /// durable. Under load one WAL commit carries many steps; alone, an operation commits by itself at once.
+/// WAL checkpoints (copying committed pages into the database file, with its fsync) run on a background
+/// connection every <see cref="CommitsPerCheckpoint"/> commits, so no writer waits for one.
 /// </summary>
 public sealed partial class SqliteOrchestrationStore
 {
     private const int MaxOperationsPerTransaction = 128;
+    private const int CommitsPerCheckpoint = 256;
     private readonly object queueGate = new();
     private readonly Queue<WriteOperation> queue = new();
     private readonly List<WriteOperation> batch = new(MaxOperationsPerTransaction);
     private bool draining;
+    private int commitsSinceCheckpoint;
+    private Task checkpoint = Task.CompletedTask;
 
     /// <summary>Runs <paramref name="work"/> atomically in a write transaction; completes after it is committed.</summary>
     private Task<T> WriteAsync<T>(Func<StoreConnection, T> work, CancellationToken cancellationToken)
@@ -107,6 +112,11 @@ public sealed partial class SqliteOrchestrationStore
                 }
 
                 c.Execute("COMMIT;");
+                if (++this.commitsSinceCheckpoint >= CommitsPerCheckpoint && this.checkpoint.IsCompleted)
+                {
+                    this.commitsSinceCheckpoint = 0;
+                    this.checkpoint = Task.Run(this.Checkpoint);
+                }
             }
             catch (Exception ex)
             {
@@ -137,6 +147,19 @@ public sealed partial class SqliteOrchestrationStore
         foreach (WriteOperation operation in operations)
         {
             operation.Publish();
+        }
+    }
+
+    private void Checkpoint()
+    {
+        try
+        {
+            // PASSIVE: copies what it can without blocking writers or readers.
+            this.Read(c => c.Execute("PRAGMA wal_checkpoint(PASSIVE);"));
+        }
+        catch (Exception ex) when (ex is SqliteException or ObjectDisposedException)
+        {
+            // The next checkpoint catches up; SQLite also checkpoints when the last connection closes.
         }
     }
 

@@ -308,6 +308,15 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
             }
 
             this.disposed = true;
+            try
+            {
+                this.checkpoint.Wait();
+            }
+            catch (AggregateException)
+            {
+                // A failed checkpoint does not stop the close.
+            }
+
             this.writer?.Dispose();
             this.writer = null;
             while (this.readers.TryTake(out StoreConnection? reader))

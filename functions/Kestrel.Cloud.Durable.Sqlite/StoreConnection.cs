@@ -30,6 +30,9 @@ internal sealed class StoreConnection : IDisposable
             result.Execute($"PRAGMA busy_timeout = {(long)busyTimeout.TotalMilliseconds};");
             result.Execute("PRAGMA synchronous = NORMAL;");
             result.Execute("PRAGMA temp_store = MEMORY;");
+
+            // Checkpoints run in the background (SqliteOrchestrationStore.Writes), not inside a writer's commit.
+            result.Execute("PRAGMA wal_autocheckpoint = 0;");
             return result;
         }
         catch
