@@ -20,7 +20,38 @@ public sealed partial class SqliteOrchestrationStore
     private readonly List<WriteOperation> batch = new(MaxOperationsPerTransaction);
     private bool draining;
     private int commitsSinceCheckpoint;
+    private long committedTransactions;
     private Task checkpoint = Task.CompletedTask;
+
+    /// <summary>Write transactions committed by this store object (for tests).</summary>
+    internal long CommittedTransactions => Volatile.Read(ref this.committedTransactions);
+
+    /// <summary>True while a caller drains the queue and has taken every queued write (for tests).</summary>
+    internal bool DrainingWithEmptyQueue
+    {
+        get
+        {
+            lock (this.queueGate)
+            {
+                return this.draining && this.queue.Count == 0;
+            }
+        }
+    }
+
+    /// <summary>Writes queued and not yet taken into a transaction (for tests).</summary>
+    internal int QueuedWrites
+    {
+        get
+        {
+            lock (this.queueGate)
+            {
+                return this.queue.Count;
+            }
+        }
+    }
+
+    /// <summary>The gate a transaction holds on the writer connection (for tests that hold writes back).</summary>
+    internal SemaphoreSlim WriteGate => this.writeGate;
 
     /// <summary>Runs <paramref name="work"/> atomically in a write transaction; completes after it is committed.</summary>
     private Task<T> WriteAsync<T>(Func<StoreConnection, T> work, CancellationToken cancellationToken)
@@ -112,6 +143,7 @@ public sealed partial class SqliteOrchestrationStore
                 }
 
                 c.Execute("COMMIT;");
+                Volatile.Write(ref this.committedTransactions, this.committedTransactions + 1);
                 if (++this.commitsSinceCheckpoint >= CommitsPerCheckpoint && this.checkpoint.IsCompleted)
                 {
                     this.commitsSinceCheckpoint = 0;
