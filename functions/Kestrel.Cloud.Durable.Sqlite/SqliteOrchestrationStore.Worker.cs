@@ -321,8 +321,8 @@ public sealed partial class SqliteOrchestrationStore
               SELECT MIN(t) FROM (
                   SELECT MIN(visible_at) AS t FROM inbox WHERE visible_at > $now
                   UNION ALL
-                  SELECT MIN(i.lock_expires) AS t FROM instances AS i
-                  WHERE i.lock_expires > 0 AND i.lock_expires > $now AND EXISTS (SELECT 1 FROM inbox AS m WHERE m.instance_id = i.instance_id));
+                  SELECT MIN(i.lock_expires) AS t FROM inbox AS m CROSS JOIN instances AS i
+                  WHERE i.instance_id = m.instance_id AND i.lock_expires > $now);
               """
             : """
               SELECT MIN(t) FROM (
@@ -352,7 +352,7 @@ public sealed partial class SqliteOrchestrationStore
 
             if (target is null || target.Status.IsTerminal())
             {
-                this.CreateOrReplace(c, message, es);
+                this.CreateOrReplace(c, message, es, target is not null);
                 changed.Add(message.InstanceId);
                 return;
             }

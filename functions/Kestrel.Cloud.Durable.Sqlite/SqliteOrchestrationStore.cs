@@ -88,12 +88,13 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
         await this.WriteAsync(
             c =>
             {
-                if (ReadTarget(c, startMessage.InstanceId) is { } existing && !existing.Status.IsTerminal())
+                Target? existing = ReadTarget(c, startMessage.InstanceId);
+                if (existing is not null && !existing.Status.IsTerminal())
                 {
                     throw new OrchestrationAlreadyExistsException(startMessage.InstanceId, existing.Status);
                 }
 
-                this.CreateOrReplace(c, startMessage, es);
+                this.CreateOrReplace(c, startMessage, es, existing is not null);
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
@@ -368,9 +369,13 @@ public sealed partial class SqliteOrchestrationStore : IOrchestrationStore, IDis
         c.Command("DELETE FROM activities WHERE instance_id = $id;").Set("$id", instanceId).ExecuteNonQuery();
     }
 
-    private void CreateOrReplace(StoreConnection c, OrchestrationMessage startMessage, ExecutionStartedEvent es)
+    private void CreateOrReplace(StoreConnection c, OrchestrationMessage startMessage, ExecutionStartedEvent es, bool exists)
     {
-        RemoveInstance(c, startMessage.InstanceId);
+        if (exists)
+        {
+            RemoveInstance(c, startMessage.InstanceId);
+        }
+
         InstanceRecord record = InstanceCreation.NewRecord(startMessage.InstanceId, es, this.Now);
         c.Command(
             """

@@ -27,7 +27,6 @@ internal static class SqliteSchema
             lock_token TEXT,
             lock_expires INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS ix_instances_created ON instances (created_at);
-        CREATE INDEX IF NOT EXISTS ix_instances_locked ON instances (lock_expires) WHERE lock_expires > 0;
         CREATE TABLE IF NOT EXISTS history (
             instance_id TEXT NOT NULL,
             seq INTEGER NOT NULL,
