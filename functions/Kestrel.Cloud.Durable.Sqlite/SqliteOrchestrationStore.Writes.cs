@@ -68,13 +68,18 @@ public sealed partial class SqliteOrchestrationStore
 
         if (lead)
         {
-            this.Drain();
+            this.Drain(inline: true);
         }
 
         return operation.Task;
     }
 
-    private void Drain()
+    /// <summary>
+    /// Runs queued batches. A caller drains inline for one batch only (its own write is usually in it, so a
+    /// lone write commits without a thread switch); if more is queued, a thread-pool thread takes over, so no
+    /// caller is kept working for others under sustained load.
+    /// </summary>
+    private void Drain(bool inline)
     {
         while (true)
         {
@@ -94,6 +99,20 @@ public sealed partial class SqliteOrchestrationStore
             }
 
             this.RunBatch(this.batch);
+            if (inline)
+            {
+                lock (this.queueGate)
+                {
+                    if (this.queue.Count == 0)
+                    {
+                        this.draining = false;
+                        return;
+                    }
+                }
+
+                ThreadPool.UnsafeQueueUserWorkItem(static store => store.Drain(inline: false), this, preferLocal: false);
+                return;
+            }
         }
     }
 
