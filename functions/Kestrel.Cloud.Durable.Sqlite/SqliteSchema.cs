@@ -3,7 +3,9 @@ namespace Kestrel.Cloud.Durable.Sqlite;
 /// <summary>
 /// The database layout. Times are UTC ticks; 0 in <c>visible_at</c> means "visible now" and 0 in
 /// <c>lock_expires</c> means "not locked". History rows are append-only per (instance_id, seq) and hold
-/// only the current execution. Timers are inbox rows whose <c>visible_at</c> lies in the future.
+/// only the current execution. Timers are inbox rows whose <c>visible_at</c> lies in the future. Indexes are
+/// kept to what the hot path reads: every index is one more page written per change. The activities table
+/// has no index on instance_id: it holds only pending activities, and only purge and restart scan it.
 /// </summary>
 internal static class SqliteSchema
 {
@@ -51,6 +53,5 @@ internal static class SqliteSchema
             lock_token TEXT,
             lock_expires INTEGER NOT NULL DEFAULT 0,
             delivery_count INTEGER NOT NULL DEFAULT 0);
-        CREATE INDEX IF NOT EXISTS ix_activities_instance ON activities (instance_id);
         """;
 }

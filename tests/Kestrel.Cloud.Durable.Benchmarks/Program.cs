@@ -48,15 +48,16 @@ foreach (string store in stores)
 }
 
 Console.WriteLine();
-Console.WriteLine($"{"store",-8} {"scenario",-26} {"total ms",10} {"activities/s",13} {"p50 ms",8} {"p99 ms",8}");
+Console.WriteLine($"{"store",-8} {"scenario",-14} {"total ms",10} {"activities/s",13} {"p50 ms",8} {"p99 ms",8} {"cpu ms",9} {"cpu us/act",11}");
 foreach (BenchmarkResult r in results)
 {
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
-        $"{r.Store,-8} {r.Scenario,-26} {r.TotalMs,10:F1} {r.ActivitiesPerSecond,13:F0} {Format(r.P50Ms),8} {Format(r.P99Ms),8}"));
+        $"{r.Store,-8} {r.Scenario,-14} {r.TotalMs,10:F1} {r.ActivitiesPerSecond,13:F0} {Format(r.P50Ms),8} {Format(r.P99Ms),8} {r.CpuMs,9:F0} {r.CpuMs * 1000 / r.Activities,11:F0}"));
 }
 
 Console.WriteLine("Targets: chain-100 <= 100 ms in memory, <= 500 ms on SQLite; >= 2,000 activities/s on SQLite.");
+Console.WriteLine($"Machine: {Environment.ProcessorCount} processors; cpu ms = CPU time of this process during the scenario (all threads).");
 outPath ??= Path.Combine(FindRepositoryRoot(), "artifacts", "bench", $"durable-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.json");
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
 var report = new
