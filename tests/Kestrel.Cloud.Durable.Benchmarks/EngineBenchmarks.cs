@@ -37,9 +37,6 @@ public static class EngineBenchmarks
             await warm.FanOutAsync(200);
         }
 
-        // Let tiered compilation finish re-compiling the hot paths in the background before measuring.
-        await Task.Delay(TimeSpan.FromSeconds(1));
-
         var results = new List<BenchmarkResult>();
         await using (var engine = await Engine.StartAsync(storeKind))
         {
