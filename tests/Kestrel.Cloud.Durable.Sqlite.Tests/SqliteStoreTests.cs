@@ -235,6 +235,48 @@ public sealed class SqliteStoreTests : IDisposable
         (await store.GetHistoryAsync(item.InstanceId)).Should().BeEmpty();
     }
 
+    [Fact]
+    public async Task CompleteOrchestration_RoutesStartsRejectionsAndDropsMessagesForMissingInstances()
+    {
+        var store = this.fixture.OpenStore();
+        await store.CreateInstanceAsync(Start("busy"));
+        await store.CreateInstanceAsync(Start("parent"));
+        var busy = (await store.TryLockNextOrchestrationAsync(TimeSpan.FromSeconds(30)))!;
+        await store.CompleteOrchestrationAsync(busy, StepCommit(busy, OrchestrationRuntimeStatus.Running, activity: false, message: null));
+        var parent = (await store.TryLockNextOrchestrationAsync(TimeSpan.FromSeconds(30)))!;
+        parent.InstanceId.Should().Be("parent");
+        var info = new ParentInstanceInfo("parent", "e1", 7, "Parent");
+        OrchestrationMessage SubStart(string id) => new(id, "x-" + id, new ExecutionStartedEvent("Child", null, "x-" + id) { Parent = info });
+
+        var plain = StepCommit(parent, OrchestrationRuntimeStatus.Running, activity: false, message: null);
+        await store.CompleteOrchestrationAsync(parent, new OrchestrationStepCommit
+        {
+            Instance = plain.Instance,
+            NewEvents = plain.NewEvents,
+            Activities = [],
+            Messages =
+            [
+                SubStart("busy"),
+                SubStart("fresh"),
+                new OrchestrationMessage("ghost", null, new EventRaisedEvent("e", null, "1")),
+            ],
+        });
+
+        (await store.GetInstanceAsync("fresh"))!.ParentInstanceId.Should().Be("parent");
+        (await store.GetInstanceAsync("busy"))!.ExecutionId.Should().Be("e1", "a running instance is not replaced");
+        (await store.GetInstanceAsync("ghost")).Should().BeNull();
+        var items = new List<OrchestrationWorkItem>();
+        while (await store.TryLockNextOrchestrationAsync(TimeSpan.FromSeconds(30)) is { } next)
+        {
+            items.Add(next);
+        }
+
+        items.Select(i => i.InstanceId).Should().BeEquivalentTo("parent", "fresh");
+        var failed = items.Single(i => i.InstanceId == "parent").Messages.Should().ContainSingle().Which.Event.Should().BeOfType<SubOrchestrationFailedEvent>().Subject;
+        failed.TaskScheduledId.Should().Be(7);
+        failed.FailureDetails.ErrorType.Should().Be(typeof(OrchestrationAlreadyExistsException).FullName);
+    }
+
     private static OrchestrationMessage Start(string id) =>
         new(id, "e1", new ExecutionStartedEvent("Test", "1", "e1"));
 
