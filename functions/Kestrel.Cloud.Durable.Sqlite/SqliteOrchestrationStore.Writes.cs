@@ -56,7 +56,11 @@ public sealed partial class SqliteOrchestrationStore
     /// <summary>Runs <paramref name="work"/> atomically in a write transaction; completes after it is committed.</summary>
     private Task<T> WriteAsync<T>(Func<StoreConnection, T> work, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<T>(cancellationToken);
+        }
+
         var operation = new WriteOperation<T>(work, cancellationToken);
         bool lead;
         lock (this.queueGate)
