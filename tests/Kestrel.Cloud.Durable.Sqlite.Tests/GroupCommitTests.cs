@@ -29,15 +29,24 @@ public sealed class GroupCommitTests : IDisposable
         // Hold the writer back so the leading write waits with the rest queued behind it.
         await store.WriteGate.WaitAsync();
         long before = store.CommittedTransactions;
-        Task leader = Task.Run(() => store.SendMessageAsync(Event("i0", "first")));
-        SpinWait.SpinUntil(() => store.DrainingWithEmptyQueue, TimeSpan.FromSeconds(30)).Should().BeTrue("the leader takes its write and waits for the gate");
-        var stale = new OrchestrationWorkItem(items[2].Instance, items[2].Messages, "not-the-token", 1, items[2].StoreState);
-        var commits = items.Select(item => item == items[2]
-            ? store.CompleteOrchestrationAsync(stale, Commit(stale))
-            : store.CompleteOrchestrationAsync(item, Commit(item))).ToList();
-        Task missing = store.SendMessageAsync(Event("nobody", "lost"));
-        store.QueuedWrites.Should().Be(7);
-        store.WriteGate.Release();
+        Task leader;
+        List<Task> commits;
+        Task missing;
+        try
+        {
+            leader = Task.Run(() => store.SendMessageAsync(Event("i0", "first")));
+            SpinWait.SpinUntil(() => store.DrainingWithEmptyQueue, TimeSpan.FromSeconds(30)).Should().BeTrue("the leader takes its write and waits for the gate");
+            var stale = new OrchestrationWorkItem(items[2].Instance, items[2].Messages, "not-the-token", 1, items[2].StoreState);
+            commits = items.Select(item => item == items[2]
+                ? store.CompleteOrchestrationAsync(stale, Commit(stale))
+                : store.CompleteOrchestrationAsync(item, Commit(item))).ToList();
+            missing = store.SendMessageAsync(Event("nobody", "lost"));
+            store.QueuedWrites.Should().Be(7);
+        }
+        finally
+        {
+            store.WriteGate.Release();
+        }
 
         await leader;
         await missing.Invoking(t => t).Should().ThrowAsync<OrchestrationNotFoundException>();
