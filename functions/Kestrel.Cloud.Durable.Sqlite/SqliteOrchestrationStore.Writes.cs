@@ -9,17 +9,18 @@ namespace Kestrel.Cloud.Durable.Sqlite;
 /// changes nothing. Callers learn their outcome only after COMMIT, so nothing is reported done that is not
 /// durable. Under load one WAL commit carries many steps; alone, an operation commits by itself at once.
 /// WAL checkpoints (copying committed pages into the database file, with its fsync) run on a background
-/// connection every <see cref="CommitsPerCheckpoint"/> commits, so no writer waits for one.
+/// connection after every <see cref="WritesPerCheckpoint"/> committed writes (about SQLite's own 1,000-page
+/// threshold), so no writer waits for one.
 /// </summary>
 public sealed partial class SqliteOrchestrationStore
 {
     private const int MaxOperationsPerTransaction = 128;
-    private const int CommitsPerCheckpoint = 256;
+    private const int WritesPerCheckpoint = 256;
     private readonly object queueGate = new();
     private readonly Queue<WriteOperation> queue = new();
     private readonly List<WriteOperation> batch = new(MaxOperationsPerTransaction);
     private bool draining;
-    private int commitsSinceCheckpoint;
+    private int writesSinceCheckpoint;
     private long committedTransactions;
     private Task checkpoint = Task.CompletedTask;
 
@@ -167,9 +168,10 @@ public sealed partial class SqliteOrchestrationStore
 
                 c.Execute("COMMIT;");
                 Volatile.Write(ref this.committedTransactions, this.committedTransactions + 1);
-                if (++this.commitsSinceCheckpoint >= CommitsPerCheckpoint && this.checkpoint.IsCompleted)
+                this.writesSinceCheckpoint += operations.Count;
+                if (this.writesSinceCheckpoint >= WritesPerCheckpoint && this.checkpoint.IsCompleted)
                 {
-                    this.commitsSinceCheckpoint = 0;
+                    this.writesSinceCheckpoint = 0;
                     this.checkpoint = Task.Run(this.Checkpoint);
                 }
             }

@@ -33,6 +33,9 @@ internal sealed class StoreConnection : IDisposable
 
             // Checkpoints run in the background (SqliteOrchestrationStore.Writes), not inside a writer's commit.
             result.Execute("PRAGMA wal_autocheckpoint = 0;");
+
+            // After a checkpoint lets the WAL restart, a WAL file grown past this is cut back (bounded disk use).
+            result.Execute("PRAGMA journal_size_limit = 67108864;");
             return result;
         }
         catch
