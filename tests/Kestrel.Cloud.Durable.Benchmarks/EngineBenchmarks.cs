@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Kestrel.Cloud.Durable.Sqlite;
+using Kestrel.Cloud.Durable.Storage;
+using Kestrel.Cloud.Durable.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Kestrel.Cloud.Durable.Benchmarks;
+
+/// <summary>One measured scenario.</summary>
+/// <remarks>
+/// <see cref="CpuMs"/> is the CPU time this process used during the scenario (all threads); on a shared machine it
+/// shows the cost of the work independently of how much CPU other processes took.
+/// </remarks>
+public sealed record BenchmarkResult(string Store, string Scenario, int Activities, double TotalMs, double ActivitiesPerSecond, double? P50Ms, double? P99Ms, double CpuMs);
+
+/// <summary>
+/// The scenarios, each on a fresh store with the real dispatcher (<see cref="DurableTaskWorkerService"/>,
+/// in-process signals, default <see cref="DurableTaskOptions"/>). Activities are no-ops.
+/// </summary>
+public static class EngineBenchmarks
+{
+    private const int ChainLength = 100;
+    private const int ManyInstances = 1_000;
+    private const int ActivitiesPerInstance = 5;
+    private const int FanOutWidth = 1_000;
+
+    /// <summary>Runs a warm-up, then every scenario, on the named store ("memory" or "sqlite").</summary>
+    public static async Task<IReadOnlyList<BenchmarkResult>> RunAsync(string storeKind)
+    {
+        // Warm-up: JIT, connection caches and SQLite pages, on its own store.
+        await using (var warm = await Engine.StartAsync(storeKind))
+        {
+            await warm.ChainAsync(20);
+            await warm.ManyAsync(50, ActivitiesPerInstance);
+            await warm.FanOutAsync(200);
+        }
+
+        var results = new List<BenchmarkResult>();
+        await using (var engine = await Engine.StartAsync(storeKind))
+        {
+            Console.WriteLine($"[{storeKind}] chain of {ChainLength}...");
+            TimeSpan cpu = CpuTime();
+            var (chainMs, gaps) = await engine.ChainAsync(ChainLength);
+            double cpuMs = (CpuTime() - cpu).TotalMilliseconds;
+            gaps.Sort();
+            results.Add(new BenchmarkResult(storeKind, $"chain-{ChainLength}", ChainLength, chainMs, ChainLength / (chainMs / 1000), Percentile(gaps, 0.50), Percentile(gaps, 0.99), cpuMs));
+        }
+
+        await using (var engine = await Engine.StartAsync(storeKind))
+        {
+            Console.WriteLine($"[{storeKind}] {ManyInstances} orchestrations x {ActivitiesPerInstance} activities...");
+            TimeSpan cpu = CpuTime();
+            double ms = await engine.ManyAsync(ManyInstances, ActivitiesPerInstance);
+            double cpuMs = (CpuTime() - cpu).TotalMilliseconds;
+            int activities = ManyInstances * ActivitiesPerInstance;
+            results.Add(new BenchmarkResult(storeKind, $"{ManyInstances}x{ActivitiesPerInstance}", activities, ms, activities / (ms / 1000), null, null, cpuMs));
+        }
+
+        await using (var engine = await Engine.StartAsync(storeKind))
+        {
+            Console.WriteLine($"[{storeKind}] fan-out to {FanOutWidth}...");
+            TimeSpan cpu = CpuTime();
+            double ms = await engine.FanOutAsync(FanOutWidth);
+            double cpuMs = (CpuTime() - cpu).TotalMilliseconds;
+            results.Add(new BenchmarkResult(storeKind, $"fan-out-{FanOutWidth}", FanOutWidth, ms, FanOutWidth / (ms / 1000), null, null, cpuMs));
+        }
+
+        return results;
+    }
+
+    private static TimeSpan CpuTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
+    private static double? Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? null : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+
+    /// <summary>A store, a worker, the dispatcher and a client; disposing stops the dispatcher and deletes the files.</summary>
+    private sealed class Engine : IAsyncDisposable
+    {
+        private readonly IOrchestrationStore store;
+        private readonly DurableTaskWorkerService dispatcher;
+        private readonly DurableTaskClient client;
+        private readonly string? folder;
+        private readonly ConcurrentQueue<long> chainStarts;
+
+        private Engine(IOrchestrationStore store, DurableTaskWorkerService dispatcher, DurableTaskClient client, string? folder, ConcurrentQueue<long> chainStarts)
+        {
+            this.store = store;
+            this.dispatcher = dispatcher;
+            this.client = client;
+            this.folder = folder;
+            this.chainStarts = chainStarts;
+        }
+
+        public static async Task<Engine> StartAsync(string storeKind)
+        {
+            string? folder = null;
+            IOrchestrationStore store;
+            if (storeKind == "sqlite")
+            {
+                folder = Path.Combine(Path.GetTempPath(), $"kestrel-bench-{Guid.NewGuid():N}");
+                store = new SqliteOrchestrationStore(new SqliteStoreOptions { DatabasePath = Path.Combine(folder, "bench.db") });
+            }
+            else
+            {
+                store = new InMemoryOrchestrationStore();
+            }
+
+            await store.InitializeAsync();
+            var chainStarts = new ConcurrentQueue<long>();
+            var registry = new DurableTaskRegistry()
+                .AddActivityFunc<int, int>("Noop", (_, x) => x)
+                .AddActivityFunc<int, int>("ChainStep", (_, x) =>
+                {
+                    chainStarts.Enqueue(Stopwatch.GetTimestamp());
+                    return x + 1;
+                })
+                .AddOrchestratorFunc<int, int>("Chain", async (ctx, n) =>
+                {
+                    int x = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        x = await ctx.CallActivityAsync<int>("ChainStep", x);
+                    }
+
+                    return x;
+                })
+                .AddOrchestratorFunc<int, int>("Sequence", async (ctx, n) =>
+                {
+                    int sum = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        sum += await ctx.CallActivityAsync<int>("Noop", i);
+                    }
+
+                    return sum;
+                })
+                .AddOrchestratorFunc<int, int>("FanOut", async (ctx, n) =>
+                {
+                    int[] all = await Task.WhenAll(Enumerable.Range(0, n).Select(i => ctx.CallActivityAsync<int>("Noop", i)));
+                    return all.Length;
+                });
+            var options = Options.Create(new DurableTaskOptions());
+            var worker = new DurableTaskWorker(store, registry, new ServiceCollection().BuildServiceProvider(), options);
+            var dispatcher = new DurableTaskWorkerService(worker);
+            await dispatcher.StartAsync(CancellationToken.None);
+            return new Engine(store, dispatcher, new DurableTaskClient(store, options, TimeProvider.System, registry), folder, chainStarts);
+        }
+
+        /// <summary>One orchestration calling n activities in sequence: total ms and the gaps between consecutive activity starts.</summary>
+        public async Task<(double TotalMs, List<double> GapsMs)> ChainAsync(int n)
+        {
+            this.chainStarts.Clear();
+            long start = Stopwatch.GetTimestamp();
+            string id = await this.client.ScheduleNewOrchestrationInstanceAsync("Chain", n);
+            await this.WaitAsync(id, n);
+            double total = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            long[] starts = this.chainStarts.ToArray();
+            var gaps = new List<double>(starts.Length);
+            for (int i = 1; i < starts.Length; i++)
+            {
+                gaps.Add(Stopwatch.GetElapsedTime(starts[i - 1], starts[i]).TotalMilliseconds);
+            }
+
+            return (total, gaps);
+        }
+
+        /// <summary>Many orchestrations, each calling activities in sequence: total ms.</summary>
+        public async Task<double> ManyAsync(int instances, int activitiesEach)
+        {
+            long start = Stopwatch.GetTimestamp();
+            var ids = new List<string>(instances);
+            for (int i = 0; i < instances; i++)
+            {
+                ids.Add(await this.client.ScheduleNewOrchestrationInstanceAsync("Sequence", activitiesEach));
+            }
+
+            int expected = activitiesEach * (activitiesEach - 1) / 2;
+            foreach (string id in ids)
+            {
+                await this.WaitAsync(id, expected);
+            }
+
+            return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        /// <summary>One orchestration fanning out to n activities: total ms.</summary>
+        public async Task<double> FanOutAsync(int n)
+        {
+            long start = Stopwatch.GetTimestamp();
+            string id = await this.client.ScheduleNewOrchestrationInstanceAsync("FanOut", n);
+            await this.WaitAsync(id, n);
+            return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await this.dispatcher.StopAsync(CancellationToken.None);
+            this.dispatcher.Dispose();
+            (this.store as IDisposable)?.Dispose();
+            if (this.folder is not null)
+            {
+                Directory.Delete(this.folder, recursive: true);
+            }
+        }
+
+        private async Task WaitAsync(string id, int expectedOutput)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            OrchestrationMetadata done = await this.client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+            if (done.RuntimeStatus != OrchestrationRuntimeStatus.Completed || done.ReadOutputAs<int>() != expectedOutput)
+            {
+                throw new InvalidOperationException($"Instance {id} ended {done.RuntimeStatus} with output {done.SerializedOutput}; expected Completed with {expectedOutput}. {done.FailureDetails}");
+            }
+        }
+    }
+}
