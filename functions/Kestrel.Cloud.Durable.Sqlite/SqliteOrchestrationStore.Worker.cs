@@ -316,19 +316,16 @@ public sealed partial class SqliteOrchestrationStore
     /// <inheritdoc/>
     public Task<DateTime?> GetNextWakeUpTimeAsync(WorkItemKind kind, CancellationToken cancellationToken = default)
     {
+        // Per the contract: a locked item counts from its lock expiry, an unlocked one from its visible time,
+        // which may be at or before now (work that came due since the last lock attempt).
         string sql = kind == WorkItemKind.Orchestration
             ? """
-              SELECT MIN(t) FROM (
-                  SELECT MIN(visible_at) AS t FROM inbox WHERE visible_at > $now
-                  UNION ALL
-                  SELECT MIN(i.lock_expires) AS t FROM inbox AS m CROSS JOIN instances AS i
-                  WHERE i.instance_id = m.instance_id AND i.lock_expires > $now);
+              SELECT MIN(CASE WHEN i.lock_expires > $now THEN i.lock_expires ELSE m.visible_at END)
+              FROM inbox AS m CROSS JOIN instances AS i
+              WHERE i.instance_id = m.instance_id;
               """
             : """
-              SELECT MIN(t) FROM (
-                  SELECT MIN(visible_at) AS t FROM activities WHERE visible_at > $now
-                  UNION ALL
-                  SELECT MIN(lock_expires) AS t FROM activities WHERE lock_expires > $now);
+              SELECT MIN(CASE WHEN lock_expires > $now THEN lock_expires ELSE visible_at END) FROM activities;
               """;
         long now = this.Now.Ticks;
         return Task.FromResult(this.Read(c =>

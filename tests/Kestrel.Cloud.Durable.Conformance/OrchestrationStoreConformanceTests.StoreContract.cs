@@ -8,6 +8,35 @@ public abstract partial class OrchestrationStoreConformanceTests
 {
     private static readonly TimeSpan LockDuration = TimeSpan.FromSeconds(30);
 
+    /// <summary>Proves the wake-up contract idle dispatchers rely on: no work gives null; a future timer gives its due
+    /// time; once the clock passes it (no lock attempt in between) the answer is at or before now, so a worker that
+    /// missed the moment does not sleep a whole poll interval; a locked instance counts from its lock expiry.</summary>
+    [Fact]
+    public async Task GetNextWakeUpTimeAsync_TimerComesDue_ReturnsDueTimeThenAtOrBeforeNow()
+    {
+        EngineHarness h = await this.CreateHarnessAsync();
+        h.Registry.AddOrchestratorFunc<object?, string>("Sleeper", async (ctx, _) =>
+        {
+            await ctx.CreateTimer(TimeSpan.FromMinutes(10));
+            return "awake";
+        });
+        (await h.Store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().BeNull("there is no work at all");
+
+        string id = await h.StartAsync("Sleeper");
+        await h.RunUntilIdleAsync();
+        DateTime due = h.Now.AddMinutes(10);
+        (await h.Store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().Be(due);
+
+        h.Clock.Advance(TimeSpan.FromMinutes(11));
+        (await h.Store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().NotBeNull().And.BeOnOrBefore(h.Now);
+
+        OrchestrationWorkItem locked = (await h.Store.TryLockNextOrchestrationAsync(LockDuration))!;
+        (await h.Store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().Be(h.Now + LockDuration, "a locked instance is available again when its lock expires");
+        await h.Store.AbandonOrchestrationAsync(locked, TimeSpan.Zero);
+        await h.RunUntilIdleAsync();
+        OutputOf<string>(await h.GetAsync(id)).Should().Be("awake");
+    }
+
     /// <summary>Proves a step committed after its lock expired and another worker took the instance throws StoreConcurrencyException and
     /// changes nothing (no history, no status, no activities), while the current lock holder can still commit.</summary>
     [Fact]

@@ -145,7 +145,8 @@ public sealed class SqliteEngineTests : IDisposable
         this.fixture.Clock.Advance(TimeSpan.FromDays(3));
         var reopened = this.fixture.OpenStore();
         await reopened.InitializeAsync();
-        (await reopened.GetNextWakeUpTimeAsync(Storage.WorkItemKind.Orchestration)).Should().BeNull("the timer is already due");
+        DateTime? wakeUp = await reopened.GetNextWakeUpTimeAsync(Storage.WorkItemKind.Orchestration);
+        wakeUp.Should().NotBeNull().And.BeOnOrBefore(this.fixture.Clock.GetUtcNow().UtcDateTime, "the timer is already due, so an idle worker must not sleep");
         await SqliteStoreFixture.RunUntilIdle(this.fixture.Worker(reopened, registry));
 
         var meta = (await this.fixture.Client(reopened, registry).GetInstanceAsync(id, getInputsAndOutputs: true))!;

@@ -1,4 +1,5 @@
 using Kestrel.Cloud.Durable;
+using Kestrel.Cloud.Durable.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kestrel.Cloud.Functions.Composition;
@@ -42,7 +43,6 @@ public static class DurableStoreRegistration
         return services;
     }
 
-#pragma warning disable IDE0060 // The lead wires the SQLite store here at merge; the parameters are what it needs.
-    private static void AddSqlite(IServiceCollection services, string databasePath) => throw new NotSupportedException("LEAD: wire AddDurableTaskSqliteStore here");
-#pragma warning restore IDE0060
+    private static void AddSqlite(IServiceCollection services, string databasePath) =>
+        services.AddDurableTaskSqliteStore(o => o.DatabasePath = databasePath);
 }
