@@ -218,7 +218,9 @@ public sealed class DurableTaskWorker
         {
             Instance = record with
             {
-                Status = result.Status,
+                // A step that ran before its execution's ExecutionStarted (a restart delivered late after
+                // ContinueAsNew, behind a stale message) reports Pending; a started instance never goes back to Pending.
+                Status = result.Status == OrchestrationRuntimeStatus.Pending ? record.Status : result.Status,
                 Output = result.Output,
                 Failure = result.Failure,
                 CustomStatus = result.CustomStatus,

@@ -1,0 +1,73 @@
+using Kestrel.Cloud.Durable.History;
+using Kestrel.Cloud.Durable.Simulation;
+using Kestrel.Cloud.Durable.Storage;
+using Kestrel.Cloud.Durable.Worker;
+using Kestrel.Cloud.Testing;
+using Microsoft.Extensions.Options;
+
+namespace Kestrel.Cloud.Durable.Tests.Simulation;
+
+/// <summary>Engine bugs the simulation found, each pinned by the smallest deterministic reproduction.</summary>
+public sealed class EngineRegressionTests
+{
+    private readonly ManualTimeProvider clock = new();
+    private readonly InMemoryOrchestrationStore store;
+    private readonly DurableTaskWorker worker;
+
+    public EngineRegressionTests()
+    {
+        this.store = new InMemoryOrchestrationStore(this.clock);
+        var registry = new DurableTaskRegistry()
+            .AddActivityFunc<int, int>("Echo", (_, x) => x)
+            .AddOrchestratorFunc<int, string>("Loop", async (ctx, iteration) =>
+            {
+                if (iteration == 0)
+                {
+                    await ctx.CallActivityAsync<int>("Echo", 1);
+                    ctx.ContinueAsNew(1);
+                    return "continued";
+                }
+
+                return await ctx.WaitForExternalEvent<string>("go");
+            });
+        this.worker = new DurableTaskWorker(this.store, registry, EmptyServiceProvider.Instance, Options.Create(new DurableTaskOptions()), this.clock);
+    }
+
+    /// <summary>Seeds 22 and 151: a late message for the previous execution, stepped before the restart's
+    /// ExecutionStarted (which was delayed), moved a running instance back to Pending.</summary>
+    [Fact]
+    public async Task ProcessOrchestrationAsync_StaleMessageBeforeDelayedRestart_InstanceStaysRunning()
+    {
+        var start = new ExecutionStartedEvent("Loop", "0", "exec-0") { Timestamp = this.Now };
+        await this.store.CreateInstanceAsync(new OrchestrationMessage("loop", "exec-0", start));
+        (await this.worker.TryProcessNextOrchestrationAsync()).Should().BeTrue();
+        (await this.worker.TryProcessNextActivityAsync()).Should().BeTrue();
+        (await this.worker.TryProcessNextOrchestrationAsync()).Should().BeTrue();
+        (await this.store.GetInstanceAsync("loop"))!.ExecutionId.Should().NotBe("exec-0", "the instance continued as new");
+
+        OrchestrationWorkItem restart = (await this.store.TryLockNextOrchestrationAsync(TimeSpan.FromMinutes(1)))!;
+        restart.Messages.Should().ContainSingle().Which.Event.Should().BeOfType<ExecutionStartedEvent>();
+        await this.store.AbandonOrchestrationAsync(restart, TimeSpan.FromMinutes(5));
+        await this.store.SendMessageAsync(new OrchestrationMessage("loop", "exec-0", new TaskCompletedEvent(0, "1") { Timestamp = this.Now }));
+
+        (await this.worker.TryProcessNextOrchestrationAsync()).Should().BeTrue("the stale result is delivered first");
+
+        (await this.store.GetInstanceAsync("loop"))!.Status.Should().Be(OrchestrationRuntimeStatus.Running);
+        this.clock.Advance(TimeSpan.FromMinutes(5));
+        await this.RunUntilIdleAsync();
+        await this.store.SendMessageAsync(new OrchestrationMessage("loop", null, new EventRaisedEvent("go", "\"yes\"", "ev-1") { Timestamp = this.Now }));
+        await this.RunUntilIdleAsync();
+        InstanceRecord done = (await this.store.GetInstanceAsync("loop"))!;
+        done.Status.Should().Be(OrchestrationRuntimeStatus.Completed);
+        done.Output.Should().Be("\"yes\"");
+    }
+
+    private DateTime Now => this.clock.GetUtcNow().UtcDateTime;
+
+    private async Task RunUntilIdleAsync()
+    {
+        for (int i = 0; i < 100 && (await this.worker.TryProcessNextOrchestrationAsync() | await this.worker.TryProcessNextActivityAsync()); i++)
+        {
+        }
+    }
+}
