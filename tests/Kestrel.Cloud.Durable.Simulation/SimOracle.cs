@@ -99,11 +99,14 @@ public static class SimOracle
         return null;
     }
 
-    /// <summary>Every instance the program of <paramref name="instanceId"/> creates (itself first), with its expected output.</summary>
-    public static IReadOnlyList<ExpectedInstance> Instances(string instanceId, SimProgram program)
+    /// <summary>
+    /// Every instance the program of <paramref name="instanceId"/> creates (itself first), with its expected outcome.
+    /// A sub-orchestration in <paramref name="terminated"/> was terminated: its parent observes a failure instead of its output.
+    /// </summary>
+    public static IReadOnlyList<ExpectedInstance> Instances(string instanceId, SimProgram program, IReadOnlySet<string>? terminated = null)
     {
         var all = new List<ExpectedInstance>();
-        Collect(instanceId, null, program, all, events: null);
+        Collect(instanceId, null, program, all, events: null, terminated);
         return all;
     }
 
@@ -111,11 +114,12 @@ public static class SimOracle
     public static IReadOnlyList<PlannedEvent> Events(string instanceId, SimProgram program)
     {
         var events = new List<PlannedEvent>();
-        Collect(instanceId, null, program, new List<ExpectedInstance>(), events);
+        Collect(instanceId, null, program, new List<ExpectedInstance>(), events, terminated: null);
         return events;
     }
 
-    private static List<string> Collect(string instanceId, string? parentId, SimProgram program, List<ExpectedInstance> all, List<PlannedEvent>? events)
+    private static List<string> Collect(
+        string instanceId, string? parentId, SimProgram program, List<ExpectedInstance> all, List<PlannedEvent>? events, IReadOnlySet<string>? terminated)
     {
         int index = all.Count;
         all.Add(null!); // parent first; filled in below
@@ -123,8 +127,8 @@ public static class SimOracle
         string SubOutcome(SimStep sub, int iteration)
         {
             string childId = ChildInstanceId(instanceId, sub, iteration);
-            List<string> childTrace = Collect(childId, instanceId, sub.Child!, all, events);
-            return sub.Child!.FailsAtEnd ? SubFailedEntry(CallKey(sub, iteration)) : SubEntry(CallKey(sub, iteration), childTrace);
+            List<string> childTrace = Collect(childId, instanceId, sub.Child!, all, events, terminated);
+            return sub.Child!.FailsAtEnd || (terminated?.Contains(childId) ?? false) ? SubFailedEntry(CallKey(sub, iteration)) : SubEntry(CallKey(sub, iteration), childTrace);
         }
 
         for (int iteration = 0; iteration <= program.Loops; iteration++)

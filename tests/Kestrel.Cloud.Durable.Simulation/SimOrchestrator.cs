@@ -3,7 +3,8 @@ namespace Kestrel.Cloud.Durable.Simulation;
 /// <summary>
 /// The one orchestrator every generated program runs on: it interprets the <see cref="SimProgram"/> in its
 /// input and returns everything it observed (activity results, timers, events, sub-orchestration outputs),
-/// one entry per observation, so the simulator can check each was observed exactly once.
+/// one entry per observation, so the simulator can check each was observed exactly once. After each step its
+/// custom status is the number of observations so far.
 /// </summary>
 public sealed class SimOrchestrator : TaskOrchestrator<SimInput, List<string>>
 {
@@ -48,6 +49,7 @@ public sealed class SimOrchestrator : TaskOrchestrator<SimInput, List<string>>
         foreach (SimStep step in program.Steps)
         {
             await RunStepAsync(context, step, input.Iteration, trace);
+            context.SetCustomStatus(trace.Count);
         }
 
         if (input.Iteration < program.Loops)

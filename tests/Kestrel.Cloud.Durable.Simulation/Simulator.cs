@@ -86,7 +86,11 @@ public sealed class Simulator
 
         public required SimProgram Program { get; init; }
 
-        public required DateTime DueAt { get; init; }
+        /// <summary>When the client creates the instance.</summary>
+        public required DateTime CreateAt { get; init; }
+
+        /// <summary>A scheduled start (StartAt): the start message is invisible until then.</summary>
+        public DateTime? VisibleAt { get; init; }
 
         public bool Done { get; set; }
     }
@@ -115,7 +119,10 @@ public sealed class Simulator
 
         public required bool Terminate { get; init; }
 
-        public required DateTime DueAt { get; init; }
+        /// <summary>When to send it; null means <see cref="AfterCreation"/> after the instance is first seen to exist.</summary>
+        public DateTime? DueAt { get; set; }
+
+        public TimeSpan AfterCreation { get; init; }
 
         public required TimeSpan ResumeDelay { get; init; }
 
@@ -182,7 +189,7 @@ public sealed class Simulator
             int processCount = this.random.Next(1, options.MaxProcesses + 1);
             for (int i = 0; i < processCount; i++)
             {
-                int cacheSize = this.random.Next(3) == 0 ? 0 : 100;
+                int cacheSize = this.random.Next(3) switch { 0 => 0, 1 => 1, _ => 100 };
                 var processStore = new FaultInjectingStore(store, this.faults);
                 this.processes.Add(new SimProcess { Index = i, CacheSize = cacheSize, Store = processStore, Worker = this.NewWorker(processStore, cacheSize) });
             }
@@ -193,21 +200,34 @@ public sealed class Simulator
                 string id = $"sim{seed.ToString(CultureInfo.InvariantCulture)}-{i.ToString(CultureInfo.InvariantCulture)}";
                 SimProgram program = ProgramGenerator.Generate(this.random, options.MaxSubOrchestrationDepth);
                 int startAfterSeconds = this.random.Next(2) == 0 ? 0 : this.random.Next(0, 1800);
-                this.starts.Add(new PendingStart { InstanceId = id, Program = program, DueAt = this.start.AddSeconds(startAfterSeconds) });
+                bool scheduled = startAfterSeconds > 0 && this.random.Next(2) == 0;
+                this.starts.Add(new PendingStart
+                {
+                    InstanceId = id,
+                    Program = program,
+                    CreateAt = scheduled ? this.start : this.start.AddSeconds(startAfterSeconds),
+                    VisibleAt = scheduled ? this.start.AddSeconds(startAfterSeconds) : null,
+                });
                 this.expected.AddRange(SimOracle.Instances(id, program));
                 foreach (PlannedEvent e in SimOracle.Events(id, program))
                 {
                     this.events.Add(new PendingEvent { Event = e, DueAt = this.start.AddSeconds(e.RaiseAfterSeconds) });
                 }
+            }
 
+            foreach (ExpectedInstance instance in this.expected)
+            {
                 int control = this.random.Next(100);
-                if (control < 25)
+                if (control < 20)
                 {
+                    // Half are sent soon after the instance appears: while its first step may still be in flight or delayed.
+                    bool early = this.random.Next(2) == 0;
                     this.controls.Add(new PendingControl
                     {
-                        InstanceId = id,
+                        InstanceId = instance.InstanceId,
                         Terminate = control < 8,
-                        DueAt = this.start.AddSeconds(this.random.Next(0, 3 * 3600)),
+                        DueAt = early ? null : this.start.AddSeconds(this.random.Next(0, 3 * 3600)),
+                        AfterCreation = TimeSpan.FromMilliseconds(this.random.Next(0, 120_000)),
                         ResumeDelay = TimeSpan.FromSeconds(this.random.Next(1, 3600)),
                     });
                 }
@@ -456,16 +476,16 @@ public sealed class Simulator
         private async Task DeliverExternalInputsAsync()
         {
             DateTime now = this.Now;
-            foreach (PendingStart s in this.starts.Where(s => !s.Done && s.DueAt <= now))
+            foreach (PendingStart s in this.starts.Where(s => !s.Done && s.CreateAt <= now))
             {
                 var started = new ExecutionStartedEvent(SimOrchestrator.Name, this.engineOptions.DataConverter.Serialize(new SimInput(s.Program, 0, [])), $"{s.InstanceId}-e0")
                 {
                     Timestamp = now,
                 };
-                await this.store.CreateInstanceAsync(new OrchestrationMessage(s.InstanceId, started.ExecutionId, started), this.cancellationToken);
+                await this.store.CreateInstanceAsync(new OrchestrationMessage(s.InstanceId, started.ExecutionId, started, s.VisibleAt), this.cancellationToken);
                 this.existing.Add(s.InstanceId);
                 s.Done = true;
-                this.Note($"start {s.InstanceId}");
+                this.Note($"start {s.InstanceId}{(s.VisibleAt is { } at ? $" at +{(at - this.start).TotalSeconds:0}s" : string.Empty)}");
             }
 
             foreach (PendingEvent e in this.events)
@@ -497,6 +517,11 @@ public sealed class Simulator
 
         private async Task DeliverControlAsync(PendingControl c, DateTime now)
         {
+            if (c.State == ControlState.Pending && c.DueAt is null && await this.ExistsAsync(c.InstanceId))
+            {
+                c.DueAt = now + c.AfterCreation;
+            }
+
             switch (c.State)
             {
                 case ControlState.Pending when c.DueAt <= now && await this.ExistsAsync(c.InstanceId):
@@ -569,7 +594,7 @@ public sealed class Simulator
             Consider(await this.store.GetNextWakeUpTimeAsync(WorkItemKind.Activity, this.cancellationToken));
             foreach (PendingStart s in this.starts.Where(s => !s.Done))
             {
-                Consider(s.DueAt);
+                Consider(s.CreateAt);
             }
 
             foreach (PendingEvent e in this.events.Where(e => !e.Done && e.Event.Mode == SimWaitMode.Raised))
@@ -599,6 +624,23 @@ public sealed class Simulator
 
         private async Task CheckInvariantsAsync()
         {
+            // A terminated sub-orchestration's parent observes a failure instead of its output: recompute the
+            // expected outcomes from the instances that really ended Terminated.
+            var terminated = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string id in this.terminateSent)
+            {
+                if ((await this.store.GetInstanceAsync(id, this.cancellationToken))?.Status == OrchestrationRuntimeStatus.Terminated)
+                {
+                    terminated.Add(id);
+                }
+            }
+
+            this.expected.Clear();
+            foreach (PendingStart s in this.starts)
+            {
+                this.expected.AddRange(SimOracle.Instances(s.InstanceId, s.Program, terminated));
+            }
+
             var expectedIds = new HashSet<string>(this.expected.Select(e => e.InstanceId), StringComparer.Ordinal);
             foreach (ExpectedInstance instance in this.expected)
             {
@@ -647,6 +689,11 @@ public sealed class Simulator
                     this.violations.Add($"Instance '{id}' was terminated with output {record.Output} instead of {expectedOutput}.");
                 }
             }
+            else if (!record.Status.IsTerminal())
+            {
+                this.violations.Add(
+                    $"Liveness: instance '{id}' is still {record.Status} (expected {instance.ExpectedStatus}) although no work is left that could wake it.");
+            }
             else if (record.Status != instance.ExpectedStatus)
             {
                 this.violations.Add($"Instance '{id}' ended {record.Status} instead of {instance.ExpectedStatus}{(record.Failure is null ? string.Empty : ": " + record.Failure)}.");
@@ -673,6 +720,15 @@ public sealed class Simulator
                     {
                         this.violations.Add($"Instance '{id}' observed a result of activity call '{key}', which never ran.");
                     }
+                }
+            }
+
+            if (record.Status == instance.ExpectedStatus)
+            {
+                string expectedStatus = this.engineOptions.DataConverter.Serialize(instance.ExpectedTrace.Count)!;
+                if (!string.Equals(record.CustomStatus, expectedStatus, StringComparison.Ordinal))
+                {
+                    this.violations.Add($"Instance '{id}' has custom status {record.CustomStatus ?? "null"} instead of {expectedStatus}.");
                 }
             }
 
