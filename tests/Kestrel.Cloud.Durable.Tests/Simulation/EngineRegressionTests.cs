@@ -29,6 +29,17 @@ public sealed class EngineRegressionTests
                 }
 
                 return await ctx.WaitForExternalEvent<string>("go");
+            })
+            .AddOrchestratorFunc<string, string>("Parent", async (ctx, _) =>
+            {
+                try
+                {
+                    return await ctx.CallSubOrchestratorAsync<string>("Loop", 1, new SubOrchestrationOptions(instanceId: "child"));
+                }
+                catch (TaskFailedException ex)
+                {
+                    return "child failed: " + ex.FailureDetails.ErrorType;
+                }
             });
         this.worker = new DurableTaskWorker(this.store, registry, EmptyServiceProvider.Instance, Options.Create(new DurableTaskOptions()), this.clock);
     }
@@ -60,6 +71,29 @@ public sealed class EngineRegressionTests
         InstanceRecord done = (await this.store.GetInstanceAsync("loop"))!;
         done.Status.Should().Be(OrchestrationRuntimeStatus.Completed);
         done.Output.Should().Be("\"yes\"");
+    }
+
+    /// <summary>A sub-orchestration terminated before its ExecutionStarted was applied (its first delivery was
+    /// released with a delay) must still tell its parent, or the parent waits forever.</summary>
+    [Fact]
+    public async Task ProcessOrchestrationAsync_ChildTerminatedBeforeItsStartIsApplied_ParentIsNotified()
+    {
+        var start = new ExecutionStartedEvent("Parent", "\"x\"", "parent-0") { Timestamp = this.Now };
+        await this.store.CreateInstanceAsync(new OrchestrationMessage("parent", "parent-0", start));
+        (await this.worker.TryProcessNextOrchestrationAsync()).Should().BeTrue("the parent starts the child");
+        OrchestrationWorkItem childStart = (await this.store.TryLockNextOrchestrationAsync(TimeSpan.FromMinutes(1)))!;
+        childStart.InstanceId.Should().Be("child");
+        await this.store.AbandonOrchestrationAsync(childStart, TimeSpan.FromMinutes(5));
+        await this.store.SendMessageAsync(new OrchestrationMessage("child", null, new ExecutionTerminatedEvent("stop") { Timestamp = this.Now }));
+
+        await this.RunUntilIdleAsync();
+        this.clock.Advance(TimeSpan.FromMinutes(5));
+        await this.RunUntilIdleAsync();
+
+        (await this.store.GetInstanceAsync("child"))!.Status.Should().Be(OrchestrationRuntimeStatus.Terminated);
+        InstanceRecord parent = (await this.store.GetInstanceAsync("parent"))!;
+        parent.Status.Should().Be(OrchestrationRuntimeStatus.Completed, "the parent must learn that its child ended");
+        parent.Output.Should().Be("\"child failed: Kestrel.Cloud.Durable.OrchestrationTerminated\"");
     }
 
     private DateTime Now => this.clock.GetUtcNow().UtcDateTime;
