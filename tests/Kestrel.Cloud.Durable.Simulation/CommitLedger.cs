@@ -42,6 +42,15 @@ public sealed class CommitLedger
                 $"history length {before.HistoryCount}, messages applied: {Describe(item.Messages)}).");
         }
 
+        if (before.Status == OrchestrationRuntimeStatus.Suspended
+            && !commit.NewEvents.Any(e => e is ExecutionResumedEvent)
+            && commit.NewEvents.FirstOrDefault(e => e is TaskScheduledEvent or TimerCreatedEvent or SubOrchestrationCreatedEvent or EventSentEvent) is { } action)
+        {
+            this.violations.Add(
+                $"Suspended instance '{before.InstanceId}' ran orchestrator code without being resumed: it recorded {action.Describe()} " +
+                $"(messages applied: {Describe(item.Messages)}).");
+        }
+
         if (commit.NewEvents.Count > 0 || commit.ReplaceHistory)
         {
             this.StepCommits++;
