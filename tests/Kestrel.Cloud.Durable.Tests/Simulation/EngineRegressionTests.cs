@@ -96,6 +96,55 @@ public sealed class EngineRegressionTests
         parent.Output.Should().Be("\"child failed: Kestrel.Cloud.Durable.OrchestrationTerminated\"");
     }
 
+    /// <summary>Seeds 12, 28, 42, ...: an instance suspended before its (scheduled) start ran its orchestrator
+    /// when the start arrived, scheduling work while suspended. It must wait for the resume.</summary>
+    [Fact]
+    public async Task ProcessOrchestrationAsync_StartArrivesWhileSuspended_RunsOnlyAfterResume()
+    {
+        var start = new ExecutionStartedEvent("Loop", "0", "exec-0") { Timestamp = this.Now };
+        await this.store.CreateInstanceAsync(new OrchestrationMessage("loop", "exec-0", start, this.Now.AddMinutes(10)));
+        await this.store.SendMessageAsync(new OrchestrationMessage("loop", null, new ExecutionSuspendedEvent("hold") { Timestamp = this.Now }));
+        await this.RunUntilIdleAsync();
+        this.clock.Advance(TimeSpan.FromMinutes(10));
+
+        await this.RunUntilIdleAsync();
+
+        (await this.store.GetInstanceAsync("loop"))!.Status.Should().Be(OrchestrationRuntimeStatus.Suspended);
+        (await this.store.GetHistoryAsync("loop")).OfType<TaskScheduledEvent>().Should().BeEmpty("a suspended instance runs no orchestrator code");
+        (await this.worker.TryProcessNextActivityAsync()).Should().BeFalse();
+
+        await this.store.SendMessageAsync(new OrchestrationMessage("loop", null, new ExecutionResumedEvent("go on") { Timestamp = this.Now }));
+        await this.RunUntilIdleAsync();
+        await this.store.SendMessageAsync(new OrchestrationMessage("loop", null, new EventRaisedEvent("go", "\"yes\"", "ev-1") { Timestamp = this.Now }));
+        await this.RunUntilIdleAsync();
+        InstanceRecord done = (await this.store.GetInstanceAsync("loop"))!;
+        done.Status.Should().Be(OrchestrationRuntimeStatus.Completed);
+        done.Output.Should().Be("\"yes\"");
+    }
+
+    /// <summary>A sub-orchestration suspended and then terminated before its deferred start still tells its parent.</summary>
+    [Fact]
+    public async Task ProcessOrchestrationAsync_ChildTerminatedWhileItsStartIsDeferred_ParentIsNotified()
+    {
+        var start = new ExecutionStartedEvent("Parent", "\"x\"", "parent-0") { Timestamp = this.Now };
+        await this.store.CreateInstanceAsync(new OrchestrationMessage("parent", "parent-0", start));
+        (await this.worker.TryProcessNextOrchestrationAsync()).Should().BeTrue("the parent starts the child");
+        OrchestrationWorkItem childStart = (await this.store.TryLockNextOrchestrationAsync(TimeSpan.FromMinutes(1)))!;
+        await this.store.AbandonOrchestrationAsync(childStart, TimeSpan.FromMinutes(5));
+        await this.store.SendMessageAsync(new OrchestrationMessage("child", null, new ExecutionSuspendedEvent("hold") { Timestamp = this.Now }));
+        await this.RunUntilIdleAsync();
+        this.clock.Advance(TimeSpan.FromMinutes(5));
+        await this.RunUntilIdleAsync();
+        await this.store.SendMessageAsync(new OrchestrationMessage("child", null, new ExecutionTerminatedEvent("stop") { Timestamp = this.Now }));
+
+        await this.RunUntilIdleAsync();
+
+        (await this.store.GetInstanceAsync("child"))!.Status.Should().Be(OrchestrationRuntimeStatus.Terminated);
+        InstanceRecord parent = (await this.store.GetInstanceAsync("parent"))!;
+        parent.Status.Should().Be(OrchestrationRuntimeStatus.Completed, "the parent must learn that its child ended");
+        parent.Output.Should().Be("\"child failed: Kestrel.Cloud.Durable.OrchestrationTerminated\"");
+    }
+
     private DateTime Now => this.clock.GetUtcNow().UtcDateTime;
 
     private async Task RunUntilIdleAsync()
