@@ -220,8 +220,11 @@ public sealed class DurableTaskWorker
             Instance = record with
             {
                 // A step that ran before its execution's ExecutionStarted (a restart delivered late after
-                // ContinueAsNew, behind a stale message) reports Pending; a started instance never goes back to Pending.
-                Status = result.Status == OrchestrationRuntimeStatus.Pending ? record.Status : result.Status,
+                // ContinueAsNew, behind a stale message) reports Pending; a running instance does not go back to
+                // Pending. (A resume before the first start does: Suspended becomes Pending again.)
+                Status = result.Status == OrchestrationRuntimeStatus.Pending && record.Status == OrchestrationRuntimeStatus.Running
+                    ? OrchestrationRuntimeStatus.Running
+                    : result.Status,
                 Output = result.Output,
                 Failure = result.Failure,
                 CustomStatus = result.CustomStatus,

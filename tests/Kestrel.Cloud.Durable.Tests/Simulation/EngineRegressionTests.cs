@@ -122,6 +122,26 @@ public sealed class EngineRegressionTests
         done.Output.Should().Be("\"yes\"");
     }
 
+    /// <summary>Seed 12: suspended and resumed before its scheduled start, an instance is Pending again (it was
+    /// left Suspended, and the next step then ran orchestrator code on an instance reported as suspended).</summary>
+    [Fact]
+    public async Task ProcessOrchestrationAsync_ResumedBeforeStart_PendingAgainThenRuns()
+    {
+        var start = new ExecutionStartedEvent("Loop", "0", "exec-0") { Timestamp = this.Now };
+        await this.store.CreateInstanceAsync(new OrchestrationMessage("loop", "exec-0", start, this.Now.AddMinutes(10)));
+        await this.store.SendMessageAsync(new OrchestrationMessage("loop", null, new ExecutionSuspendedEvent("hold") { Timestamp = this.Now }));
+        await this.RunUntilIdleAsync();
+        (await this.store.GetInstanceAsync("loop"))!.Status.Should().Be(OrchestrationRuntimeStatus.Suspended);
+
+        await this.store.SendMessageAsync(new OrchestrationMessage("loop", null, new ExecutionResumedEvent("go on") { Timestamp = this.Now }));
+        await this.RunUntilIdleAsync();
+
+        (await this.store.GetInstanceAsync("loop"))!.Status.Should().Be(OrchestrationRuntimeStatus.Pending);
+        this.clock.Advance(TimeSpan.FromMinutes(10));
+        await this.RunUntilIdleAsync();
+        (await this.store.GetInstanceAsync("loop"))!.Status.Should().Be(OrchestrationRuntimeStatus.Running);
+    }
+
     /// <summary>A sub-orchestration suspended and then terminated before its deferred start still tells its parent.</summary>
     [Fact]
     public async Task ProcessOrchestrationAsync_ChildTerminatedWhileItsStartIsDeferred_ParentIsNotified()
