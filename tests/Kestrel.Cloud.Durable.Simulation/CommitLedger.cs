@@ -35,7 +35,8 @@ public sealed class CommitLedger
                 $"{(commit.ReplaceHistory ? "replaced by" : "plus")} {commit.NewEvents.Count} new ones make {expectedCount}.");
         }
 
-        if (before.Status != OrchestrationRuntimeStatus.Pending && commit.Instance.Status == OrchestrationRuntimeStatus.Pending)
+        // Suspended -> Pending is legitimate: resumed before the first start.
+        if (before.Status == OrchestrationRuntimeStatus.Running && commit.Instance.Status == OrchestrationRuntimeStatus.Pending)
         {
             this.violations.Add(
                 $"A step commit moved instance '{before.InstanceId}' from {before.Status} back to Pending (execution '{commit.Instance.ExecutionId}', " +
