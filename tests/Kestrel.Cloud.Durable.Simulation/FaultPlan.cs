@@ -76,16 +76,19 @@ public sealed class FaultPlan
     /// <summary>True when no fault can happen.</summary>
     public bool IsNone => this.probabilities.Values.All(p => p <= 0);
 
-    /// <summary>A plan for one seed: each kind is on with probability 0.7, at a rate up to its maximum.</summary>
-    public static FaultPlan FromSeed(Random random)
+    /// <summary>
+    /// A plan for one seed: each kind is on with probability 0.7, at a rate up to its maximum. Kinds outside
+    /// <paramref name="enabled"/> (when given) are off; the same random numbers are drawn either way.
+    /// </summary>
+    public static FaultPlan FromSeed(Random random, IReadOnlySet<FaultKind>? enabled = null)
     {
         ArgumentNullException.ThrowIfNull(random);
         var chosen = new Dictionary<FaultKind, double>();
         foreach (FaultKind kind in Enum.GetValues<FaultKind>())
         {
-            bool enabled = random.Next(100) < 70;
+            bool on = random.Next(100) < 70;
             double rate = random.NextDouble() * MaxProbabilities[kind];
-            chosen[kind] = enabled ? rate : 0;
+            chosen[kind] = on && (enabled?.Contains(kind) ?? true) ? rate : 0;
         }
 
         return new FaultPlan(chosen);

@@ -50,9 +50,14 @@ public static class ProgramGenerator
             return new SimStep { Kind = SimStepKind.FanOut, Key = key, Branches = branches };
         }
 
-        if (roll < 60)
+        if (roll < 55)
         {
             return new SimStep { Kind = SimStepKind.SendToSelf, Key = key };
+        }
+
+        if (roll < 60)
+        {
+            return new SimStep { Kind = SimStepKind.WaitForEventTwice, Key = key, RaiseAfterSeconds = random.Next(0, 3 * 3600), DelaySeconds = random.Next(1, 120) };
         }
 
         if (roll < 70)

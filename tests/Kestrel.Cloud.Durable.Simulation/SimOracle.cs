@@ -40,6 +40,9 @@ public static class SimOracle
     /// <summary>The payload the simulator raises for an event.</summary>
     public static string EventPayload(string instanceId, string eventName) => $"p:{instanceId}/{eventName}";
 
+    /// <summary>The payload of the <paramref name="n"/>th event of a <see cref="SimStepKind.WaitForEventTwice"/> step.</summary>
+    public static string NumberedPayload(string instanceId, string eventName, int n) => $"{EventPayload(instanceId, eventName)}#{n.ToString(CultureInfo.InvariantCulture)}";
+
     /// <summary>The activity's result: a deterministic function of its input.</summary>
     public static long ActivityResult(string key, int value)
     {
@@ -169,6 +172,16 @@ public static class SimOracle
                         break;
                     case SimStepKind.SubOrchestration:
                         trace.Add(SubOutcome(step, iteration));
+                        break;
+                    case SimStepKind.WaitForEventTwice:
+                        string twice = EventName(step, iteration);
+                        for (int n = 1; n <= 2; n++)
+                        {
+                            string numbered = NumberedPayload(instanceId, twice, n);
+                            trace.Add(EventEntry(key, numbered));
+                            events?.Add(new PlannedEvent(instanceId, twice, numbered, SimWaitMode.Raised, step.RaiseAfterSeconds + ((n - 1) * step.DelaySeconds)));
+                        }
+
                         break;
                     case SimStepKind.SendToSelf:
                         trace.Add(EventEntry(key, EventPayload(instanceId, SelfEventName(step, iteration))));

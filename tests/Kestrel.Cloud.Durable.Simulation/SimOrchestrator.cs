@@ -117,6 +117,12 @@ public sealed class SimOrchestrator : TaskOrchestrator<SimInput, List<string>>
                 trace.Add(await CallSubAsync(context, step, iteration));
                 break;
 
+            case SimStepKind.WaitForEventTwice:
+                string twice = SimOracle.EventName(step, iteration);
+                trace.Add(SimOracle.EventEntry(key, await context.WaitForExternalEvent<string>(twice)));
+                trace.Add(SimOracle.EventEntry(key, await context.WaitForExternalEvent<string>(twice)));
+                break;
+
             case SimStepKind.SendToSelf:
                 string selfEvent = SimOracle.SelfEventName(step, iteration);
                 context.SendEvent(context.InstanceId, selfEvent, SimOracle.EventPayload(context.InstanceId, selfEvent));

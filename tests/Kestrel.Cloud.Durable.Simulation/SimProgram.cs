@@ -20,6 +20,9 @@ public enum SimStepKind
 
     /// <summary>Sends an event to its own instance (SendEvent), then waits for it.</summary>
     SendToSelf,
+
+    /// <summary>Waits twice for the same event name; the simulator raises two events with that name <see cref="SimStep.DelaySeconds"/> apart, which must be received in order.</summary>
+    WaitForEventTwice,
 }
 
 /// <summary>How the simulator treats a <see cref="SimStepKind.WaitForEvent"/> step. Each mode has one possible outcome.</summary>

@@ -31,6 +31,10 @@ public sealed class SimulationOptions
     /// <value>The default value is true.</value>
     public bool InjectFaults { get; init; } = true;
 
+    /// <summary>The fault kinds a seed may enable (null for all); narrows a failing seed down to the faults that cause it.</summary>
+    /// <value>The default value is null (every kind).</value>
+    public IReadOnlySet<FaultKind>? EnabledFaults { get; init; }
+
     /// <summary>The test project printed in the reproduction command.</summary>
     /// <value>The default value is "tests/Kestrel.Cloud.Durable.Tests".</value>
     public string TestProject { get; init; } = "tests/Kestrel.Cloud.Durable.Tests";

@@ -183,7 +183,7 @@ public sealed class Simulator
                 MaxOrchestrationDeliveryAttempts = 100_000,
             };
 
-            FaultPlan plan = options.InjectFaults ? FaultPlan.FromSeed(this.random) : FaultPlan.None;
+            FaultPlan plan = options.InjectFaults ? FaultPlan.FromSeed(this.random, options.EnabledFaults) : FaultPlan.None;
             this.faults = new FaultContext(this.random, plan, this.ledger);
 
             int processCount = this.random.Next(1, options.MaxProcesses + 1);
