@@ -60,6 +60,11 @@ public static class ProgramGenerator
             return new SimStep { Kind = SimStepKind.WaitForEventTwice, Key = key, RaiseAfterSeconds = random.Next(0, 3 * 3600), DelaySeconds = random.Next(1, 120) };
         }
 
+        if (roll < 63)
+        {
+            return new SimStep { Kind = SimStepKind.WaitAfterTimeout, Key = key, DelaySeconds = random.Next(1, 3600) };
+        }
+
         if (roll < 70)
         {
             return new SimStep { Kind = SimStepKind.Timer, Key = key, DelaySeconds = random.Next(1, 7200) };
@@ -96,6 +101,34 @@ public static class ProgramGenerator
         };
     }
 
-    private static SimStep Sub(Random random, string key, int maxDepth) =>
-        new() { Kind = SimStepKind.SubOrchestration, Key = key, Child = Generate(random, maxDepth - 1) };
+    private static SimStep Sub(Random random, string key, int maxDepth)
+    {
+        int kind = random.Next(100);
+        if (kind < 20)
+        {
+            // Retried: every attempt replaces the failed instance and runs the program again, so the program
+            // must not depend on events the simulator raises once.
+            SimProgram child = Retryable(Generate(random, 0)) with { FailsAtEnd = random.Next(100) < 70 };
+            return new SimStep { Kind = SimStepKind.SubOrchestration, Key = key, Child = child, Attempts = random.Next(2, 4), DelaySeconds = random.Next(1, 600) };
+        }
+
+        bool sendsEvent = kind < 40;
+        return new SimStep
+        {
+            Kind = SimStepKind.SubOrchestration,
+            Key = key,
+            Child = Generate(random, maxDepth - 1) with { WaitsForParentEvent = sendsEvent },
+            SendsEvent = sendsEvent,
+        };
+    }
+
+    private static SimProgram Retryable(SimProgram program) => program with
+    {
+        Steps = program.Steps.Select(s => s.Kind switch
+        {
+            SimStepKind.WaitForEvent => s with { WaitMode = SimWaitMode.NeverRaised },
+            SimStepKind.WaitForEventTwice or SimStepKind.WaitAfterTimeout => new SimStep { Kind = SimStepKind.Timer, Key = s.Key, DelaySeconds = 60 },
+            _ => s,
+        }).ToList(),
+    };
 }

@@ -10,6 +10,12 @@ namespace Kestrel.Cloud.Durable.Simulation;
 /// inside its failure message when the program fails (<see cref="SimOracle.FailureMessage"/>).</param>
 public sealed record ExpectedInstance(string InstanceId, string? ParentInstanceId, SimProgram Program, IReadOnlyList<string> ExpectedTrace)
 {
+    /// <summary>How many times its parent starts it (more than 1 for a failing sub-orchestration with a retry policy); each start ends once.</summary>
+    public int Starts { get; init; } = 1;
+
+    /// <summary>Started by a call with a retry policy (the simulator does not terminate or suspend it).</summary>
+    public bool Retried { get; init; }
+
     /// <summary>The terminal status of a fault-free run.</summary>
     public OrchestrationRuntimeStatus ExpectedStatus => this.Program.FailsAtEnd ? OrchestrationRuntimeStatus.Failed : OrchestrationRuntimeStatus.Completed;
 }
@@ -19,7 +25,8 @@ public sealed record ExpectedInstance(string InstanceId, string? ParentInstanceI
 /// <param name="Name">The event name.</param>
 /// <param name="Payload">The payload (a string).</param>
 /// <param name="Mode">When it is raised.</param>
-/// <param name="RaiseAfterSeconds">For <see cref="SimWaitMode.Raised"/>: seconds after the simulation start.</param>
+/// <param name="RaiseAfterSeconds">For <see cref="SimWaitMode.Raised"/>: seconds after the simulation start;
+/// for <see cref="SimWaitMode.RaisedAfterObservations"/>: the observations (custom status) the instance must have reached.</param>
 public sealed record PlannedEvent(string InstanceId, string Name, string Payload, SimWaitMode Mode, int RaiseAfterSeconds);
 
 /// <summary>
@@ -82,6 +89,9 @@ public static class SimOracle
     /// <summary>The event name the execution of <paramref name="iteration"/> (1 or more) receives from the previous one (<see cref="SimProgram.CarryEvent"/>).</summary>
     public static string CarryEventName(int iteration) => $"carry.i{iteration.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>The event a parent sends its child (<see cref="SimStep.SendsEvent"/>).</summary>
+    public const string ParentEventName = "fromParent";
+
     /// <summary>The message of the exception a failing program throws at its end: its whole trace, so the trace is checked even though it fails.</summary>
     public static string FailureMessage(IEnumerable<string> trace) => "Simulated orchestration failure after: " + string.Join(" | ", trace);
 
@@ -130,8 +140,19 @@ public static class SimOracle
         string SubOutcome(SimStep sub, int iteration)
         {
             string childId = ChildInstanceId(instanceId, sub, iteration);
+            int first = all.Count;
             List<string> childTrace = Collect(childId, instanceId, sub.Child!, all, events, terminated);
+            if (sub.Attempts > 1)
+            {
+                all[first] = all[first] with { Retried = true, Starts = sub.Child!.FailsAtEnd ? sub.Attempts : 1 };
+            }
+
             return sub.Child!.FailsAtEnd || (terminated?.Contains(childId) ?? false) ? SubFailedEntry(CallKey(sub, iteration)) : SubEntry(CallKey(sub, iteration), childTrace);
+        }
+
+        if (program.WaitsForParentEvent)
+        {
+            trace.Add(EventEntry(ParentEventName, EventPayload(instanceId, ParentEventName)));
         }
 
         for (int iteration = 0; iteration <= program.Loops; iteration++)
@@ -182,6 +203,12 @@ public static class SimOracle
                             events?.Add(new PlannedEvent(instanceId, twice, numbered, SimWaitMode.Raised, step.RaiseAfterSeconds + ((n - 1) * step.DelaySeconds)));
                         }
 
+                        break;
+                    case SimStepKind.WaitAfterTimeout:
+                        string late = EventName(step, iteration);
+                        trace.Add(TimeoutEntry(key));
+                        events?.Add(new PlannedEvent(instanceId, late, EventPayload(instanceId, late), SimWaitMode.RaisedAfterObservations, trace.Count));
+                        trace.Add(EventEntry(key, EventPayload(instanceId, late)));
                         break;
                     case SimStepKind.SendToSelf:
                         trace.Add(EventEntry(key, EventPayload(instanceId, SelfEventName(step, iteration))));

@@ -40,6 +40,11 @@ public sealed class SimOrchestrator : TaskOrchestrator<SimInput, List<string>>
         ArgumentNullException.ThrowIfNull(input);
         var trace = new List<string>(input.Trace ?? []);
         SimProgram program = input.Program;
+        if (program.WaitsForParentEvent && input.Iteration == 0)
+        {
+            trace.Add(SimOracle.EventEntry(SimOracle.ParentEventName, await context.WaitForExternalEvent<string>(SimOracle.ParentEventName)));
+        }
+
         if (program.CarryEvent && input.Iteration > 0)
         {
             string carried = SimOracle.CarryEventName(input.Iteration);
@@ -123,6 +128,21 @@ public sealed class SimOrchestrator : TaskOrchestrator<SimInput, List<string>>
                 trace.Add(SimOracle.EventEntry(key, await context.WaitForExternalEvent<string>(twice)));
                 break;
 
+            case SimStepKind.WaitAfterTimeout:
+                string late = SimOracle.EventName(step, iteration);
+                try
+                {
+                    trace.Add(SimOracle.EventEntry(key, await context.WaitForExternalEvent<string>(late, TimeSpan.FromSeconds(step.DelaySeconds))));
+                }
+                catch (TaskCanceledException)
+                {
+                    trace.Add(SimOracle.TimeoutEntry(key));
+                }
+
+                context.SetCustomStatus(trace.Count); // the simulator raises the event once it sees this
+                trace.Add(SimOracle.EventEntry(key, await context.WaitForExternalEvent<string>(late)));
+                break;
+
             case SimStepKind.SendToSelf:
                 string selfEvent = SimOracle.SelfEventName(step, iteration);
                 context.SendEvent(context.InstanceId, selfEvent, SimOracle.EventPayload(context.InstanceId, selfEvent));
@@ -150,11 +170,18 @@ public sealed class SimOrchestrator : TaskOrchestrator<SimInput, List<string>>
     {
         string key = SimOracle.CallKey(step, iteration);
         string childId = SimOracle.ChildInstanceId(context.InstanceId, step, iteration);
+        RetryPolicy? retry = step.Attempts > 1 ? new RetryPolicy(step.Attempts, TimeSpan.FromSeconds(step.DelaySeconds)) : null;
         try
         {
-            List<string> childTrace = await context.CallSubOrchestratorAsync<List<string>>(
-                Name, new SimInput(step.Child!, 0, []), new SubOrchestrationOptions(instanceId: childId));
-            return SimOracle.SubEntry(key, childTrace);
+            Task<List<string>> call = context.CallSubOrchestratorAsync<List<string>>(
+                Name, new SimInput(step.Child!, 0, []), new SubOrchestrationOptions(retry, childId));
+            if (step.SendsEvent)
+            {
+                // Recorded after the child's start in the same step: the start must be routed first.
+                context.SendEvent(childId, SimOracle.ParentEventName, SimOracle.EventPayload(childId, SimOracle.ParentEventName));
+            }
+
+            return SimOracle.SubEntry(key, await call);
         }
         catch (TaskFailedException)
         {

@@ -23,6 +23,12 @@ public enum SimStepKind
 
     /// <summary>Waits twice for the same event name; the simulator raises two events with that name <see cref="SimStep.DelaySeconds"/> apart, which must be received in order.</summary>
     WaitForEventTwice,
+
+    /// <summary>
+    /// Waits with a timeout for an event that is raised only after the timeout was observed (the simulator watches the
+    /// custom status), then waits for it again: the timed-out waiter must be gone, so the second wait receives it.
+    /// </summary>
+    WaitAfterTimeout,
 }
 
 /// <summary>How the simulator treats a <see cref="SimStepKind.WaitForEvent"/> step. Each mode has one possible outcome.</summary>
@@ -36,6 +42,9 @@ public enum SimWaitMode
 
     /// <summary>Waits with a timeout; the event is never raised, so the timeout always wins.</summary>
     NeverRaised,
+
+    /// <summary>Raised once the instance's custom status shows a number of observations (see <see cref="SimStepKind.WaitAfterTimeout"/>).</summary>
+    RaisedAfterObservations,
 }
 
 /// <summary>
@@ -56,7 +65,8 @@ public sealed record SimStep
     /// <summary>The activity throws (every time; its outcome is still deterministic).</summary>
     public bool Fails { get; init; }
 
-    /// <summary>Activity attempts; more than 1 uses a <see cref="RetryPolicy"/> whose delays are durable timers.</summary>
+    /// <summary>Activity or sub-orchestration attempts; more than 1 uses a <see cref="RetryPolicy"/> whose delays are
+    /// durable timers (a retried sub-orchestration replaces its failed instance under the same id).</summary>
     public int Attempts { get; init; } = 1;
 
     /// <summary>Timer delay, wait timeout or retry interval, in seconds.</summary>
@@ -73,6 +83,9 @@ public sealed record SimStep
 
     /// <summary>The nested program of a sub-orchestration.</summary>
     public SimProgram? Child { get; init; }
+
+    /// <summary>For a sub-orchestration: the parent sends the child an event in the step that starts it.</summary>
+    public bool SendsEvent { get; init; }
 }
 
 /// <summary>A generated orchestration program: its steps run in order, then it loops with ContinueAsNew <see cref="Loops"/> times.</summary>
@@ -85,6 +98,9 @@ public sealed record SimProgram(IReadOnlyList<SimStep> Steps, int Loops)
 
     /// <summary>After the last execution's body the orchestrator throws: the instance fails with its trace in the message.</summary>
     public bool FailsAtEnd { get; init; }
+
+    /// <summary>The first execution first waits for the event its parent sends (<see cref="SimStep.SendsEvent"/>).</summary>
+    public bool WaitsForParentEvent { get; init; }
 }
 
 /// <summary>The input of the interpreting orchestrator.</summary>

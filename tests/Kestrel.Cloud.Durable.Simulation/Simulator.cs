@@ -218,7 +218,7 @@ public sealed class Simulator
             foreach (ExpectedInstance instance in this.expected)
             {
                 int control = this.random.Next(100);
-                if (control < 20)
+                if (control < 20 && !instance.Retried)
                 {
                     // Half are sent soon after the instance appears: while its first step may still be in flight or delayed.
                     bool early = this.random.Next(2) == 0;
@@ -495,6 +495,11 @@ public sealed class Simulator
                     continue;
                 }
 
+                if (e.Event.Mode == SimWaitMode.RaisedAfterObservations && !await this.HasObservedAsync(e.Event.InstanceId, e.Event.RaiseAfterSeconds))
+                {
+                    continue;
+                }
+
                 string eventId = $"sim-event-{this.eventCounter++}";
                 var raised = new EventRaisedEvent(e.Event.Name, this.engineOptions.DataConverter.Serialize(e.Event.Payload), eventId) { Timestamp = now };
                 var message = new OrchestrationMessage(e.Event.InstanceId, null, raised);
@@ -560,6 +565,13 @@ public sealed class Simulator
                     this.Note($"resume {c.InstanceId}");
                     break;
             }
+        }
+
+        /// <summary>True once the instance's custom status (its observation count) reached <paramref name="observations"/>.</summary>
+        private async Task<bool> HasObservedAsync(string instanceId, int observations)
+        {
+            string? status = (await this.store.GetInstanceAsync(instanceId, this.cancellationToken))?.CustomStatus;
+            return status is not null && this.engineOptions.DataConverter.Deserialize<int>(status) >= observations;
         }
 
         private async Task<bool> ExistsAsync(string instanceId)
@@ -676,9 +688,11 @@ public sealed class Simulator
             }
 
             int transitions = this.ledger.TerminalTransitionsOf(id);
-            if (transitions != 1)
+            bool cutShort = this.AncestorTerminated(instance); // a terminated parent stops retrying
+            if (transitions != instance.Starts && !(cutShort && transitions >= 1 && transitions < instance.Starts))
             {
-                this.violations.Add($"Instance '{id}' reached a terminal state {transitions} times (expected exactly once); it is {record.Status}.");
+                this.violations.Add(
+                    $"Instance '{id}' reached a terminal state {transitions} times (expected exactly once per start, {instance.Starts} start(s)); it is {record.Status}.");
             }
 
             if (record.Status == OrchestrationRuntimeStatus.Terminated && this.terminateSent.Contains(id))
