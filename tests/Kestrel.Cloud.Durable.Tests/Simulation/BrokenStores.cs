@@ -16,7 +16,7 @@ internal sealed class ResultLosingStore : DelegatingOrchestrationStore
         this.Inner.CompleteActivityAsync(workItem, result with { InstanceId = "nowhere-" + result.InstanceId }, cancellationToken);
 }
 
-/// <summary>Delivers every successful activity result with a different value.</summary>
+/// <summary>Delivers every activity result, success or failure, as a success with a wrong value.</summary>
 internal sealed class ResultCorruptingStore : DelegatingOrchestrationStore
 {
     public ResultCorruptingStore(IOrchestrationStore inner)
@@ -27,7 +27,7 @@ internal sealed class ResultCorruptingStore : DelegatingOrchestrationStore
     public override Task<bool> CompleteActivityAsync(ActivityWorkItem workItem, OrchestrationMessage result, CancellationToken cancellationToken = default) =>
         this.Inner.CompleteActivityAsync(
             workItem,
-            result.Event is TaskCompletedEvent completed ? result with { Event = completed with { Result = "-1" } } : result,
+            result with { Event = new TaskCompletedEvent(workItem.Request.TaskId, "-1") { Timestamp = result.Event.Timestamp } },
             cancellationToken);
 }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Kestrel.Cloud.Durable.Simulation;
 using Kestrel.Cloud.Durable.Storage;
 using Xunit.Abstractions;
@@ -23,35 +22,16 @@ public sealed class InMemorySimulationTests
     public async Task RunAsync_ManySeedsWithFaults_EveryInvariantHolds()
     {
         IReadOnlyList<int> seeds = SimulationSeeds.FromEnvironment(DefaultSeedCount);
-        var simulator = new Simulator(clock => new InMemoryOrchestrationStore(clock));
-        var summary = new SimulationSummary();
-        var failures = new List<SimulationResult>();
-        var stopwatch = Stopwatch.StartNew();
-        foreach (int seed in seeds)
-        {
-            SimulationResult result = await simulator.RunAsync(seed);
-            summary.Add(result);
-            if (!result.Passed)
-            {
-                failures.Add(result);
-            }
-        }
 
-        this.output.WriteLine(summary.Format(stopwatch.Elapsed));
-        foreach (SimulationResult failure in failures.Take(5))
-        {
-            this.output.WriteLine(failure.Describe());
-        }
+        SimulationReport report = await SimulationRunner.RunAsync(new Simulator(clock => new InMemoryOrchestrationStore(clock)), seeds);
 
-        failures.Select(f => f.Seed).Should().BeEmpty(
-            "every seed must keep every invariant; the first failure was:{0}{1}",
-            Environment.NewLine,
-            failures.FirstOrDefault()?.Describe());
+        this.output.WriteLine(report.Format());
+        report.FailedSeeds.Should().BeEmpty("every seed must keep every invariant. {0}", report.FailureMessage);
         if (seeds.Count >= 100)
         {
-            // A broken injector would make this run vacuous: every fault kind must actually have happened.
-            summary.Faults.Counts.Where(kv => kv.Value == 0).Select(kv => kv.Key).Should().BeEmpty("every fault kind is injected somewhere in a run of many seeds");
-            summary.Faults.LockLostCommits.Should().BePositive("clock jumps must make workers lose lock races");
+            // A broken injector would make the run vacuous: every fault kind must actually have happened.
+            report.Summary.Faults.Counts.Where(kv => kv.Value == 0).Select(kv => kv.Key).Should().BeEmpty("every fault kind is injected in a run of many seeds");
+            report.Summary.Faults.LockLostCommits.Should().BePositive("clock jumps must make workers lose lock races");
         }
     }
 }
