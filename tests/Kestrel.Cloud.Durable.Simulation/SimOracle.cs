@@ -16,6 +16,9 @@ public sealed record ExpectedInstance(string InstanceId, string? ParentInstanceI
     /// <summary>Started by a call with a retry policy (the simulator does not terminate or suspend it).</summary>
     public bool Retried { get; init; }
 
+    /// <summary>The most times its parent may start it: the attempts of its retry policy (1 without one).</summary>
+    public int MaxStarts { get; init; } = 1;
+
     /// <summary>The terminal status of a fault-free run.</summary>
     public OrchestrationRuntimeStatus ExpectedStatus => this.Program.FailsAtEnd ? OrchestrationRuntimeStatus.Failed : OrchestrationRuntimeStatus.Completed;
 }
@@ -114,7 +117,8 @@ public static class SimOracle
 
     /// <summary>
     /// Every instance the program of <paramref name="instanceId"/> creates (itself first), with its expected outcome.
-    /// A sub-orchestration in <paramref name="terminated"/> was terminated: its parent observes a failure instead of its output.
+    /// A sub-orchestration in <paramref name="terminated"/> was cut short (terminated, or failed as poison): its parent
+    /// observes a failure instead of its output.
     /// </summary>
     public static IReadOnlyList<ExpectedInstance> Instances(string instanceId, SimProgram program, IReadOnlySet<string>? terminated = null)
     {
@@ -144,7 +148,7 @@ public static class SimOracle
             List<string> childTrace = Collect(childId, instanceId, sub.Child!, all, events, terminated);
             if (sub.Attempts > 1)
             {
-                all[first] = all[first] with { Retried = true, Starts = sub.Child!.FailsAtEnd ? sub.Attempts : 1 };
+                all[first] = all[first] with { Retried = true, Starts = sub.Child!.FailsAtEnd ? sub.Attempts : 1, MaxStarts = sub.Attempts };
             }
 
             return sub.Child!.FailsAtEnd || (terminated?.Contains(childId) ?? false) ? SubFailedEntry(CallKey(sub, iteration)) : SubEntry(CallKey(sub, iteration), childTrace);

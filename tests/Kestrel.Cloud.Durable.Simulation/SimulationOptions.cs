@@ -27,6 +27,14 @@ public sealed class SimulationOptions
     /// <value>The default value is 5,000.</value>
     public int MaxLivenessActions { get; init; } = 5_000;
 
+    /// <summary>
+    /// The engine's <see cref="DurableTaskOptions.MaxOrchestrationDeliveryAttempts"/>. Reordering and delaying release
+    /// work items, which counts as a delivery, so by default the poison limit is out of reach; a low value makes
+    /// instances fail as poison, and their parents must still hear of it.
+    /// </summary>
+    /// <value>The default value is 100,000.</value>
+    public int MaxOrchestrationDeliveryAttempts { get; init; } = 100_000;
+
     /// <summary>Inject faults in the safety phase; false runs the same schedules fault-free.</summary>
     /// <value>The default value is true.</value>
     public bool InjectFaults { get; init; } = true;
@@ -61,6 +69,7 @@ public sealed class SimulationOptions
         AtLeast(this.MaxHeldWorkItemsPerProcess, 0, nameof(this.MaxHeldWorkItemsPerProcess));
         AtLeast(this.MaxSafetyActions, 0, nameof(this.MaxSafetyActions));
         AtLeast(this.MaxLivenessActions, 1, nameof(this.MaxLivenessActions));
+        AtLeast(this.MaxOrchestrationDeliveryAttempts, 1, nameof(this.MaxOrchestrationDeliveryAttempts));
         if (string.IsNullOrWhiteSpace(this.TestProject) || string.IsNullOrWhiteSpace(this.TestFilter))
         {
             errors.Add("The values for TestProject and TestFilter must not be empty: they form the command that replays a failing seed.");

@@ -45,6 +45,12 @@ public sealed class SimulationResult
     /// <summary>Processes restarted after a crash.</summary>
     public required int ProcessRestarts { get; init; }
 
+    /// <summary>Instances the simulator terminated (before they finished).</summary>
+    public required int TerminatedInstances { get; init; }
+
+    /// <summary>Instances the engine failed as poison (see <see cref="SimulationOptions.MaxOrchestrationDeliveryAttempts"/>).</summary>
+    public required int PoisonedInstances { get; init; }
+
     /// <summary>Simulated time the run covered.</summary>
     public required TimeSpan SimulatedTime { get; init; }
 
@@ -104,6 +110,12 @@ public sealed class SimulationSummary
     /// <summary>Process restarts.</summary>
     public long ProcessRestarts { get; private set; }
 
+    /// <summary>Instances terminated by the simulator.</summary>
+    public long TerminatedInstances { get; private set; }
+
+    /// <summary>Instances failed as poison.</summary>
+    public long PoisonedInstances { get; private set; }
+
     /// <summary>Faults by kind.</summary>
     public FaultCounters Faults { get; } = new();
 
@@ -119,6 +131,8 @@ public sealed class SimulationSummary
         this.ActivityExecutions += result.ActivityExecutions;
         this.ActivityReruns += result.ActivityExecutions - result.DistinctActivityCalls;
         this.ProcessRestarts += result.ProcessRestarts;
+        this.TerminatedInstances += result.TerminatedInstances;
+        this.PoisonedInstances += result.PoisonedInstances;
         this.Faults.Add(result.Faults);
     }
 
@@ -133,7 +147,7 @@ public sealed class SimulationSummary
         }
 
         sb.AppendLine(".");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"  instances {this.Instances}, actions {this.Actions}, step commits {this.StepCommits}, activity executions {this.ActivityExecutions} ({this.ActivityReruns} re-runs), process restarts {this.ProcessRestarts}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  instances {this.Instances} ({this.TerminatedInstances} terminated, {this.PoisonedInstances} poisoned), actions {this.Actions}, step commits {this.StepCommits}, activity executions {this.ActivityExecutions} ({this.ActivityReruns} re-runs), process restarts {this.ProcessRestarts}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"  lost races: {this.Faults.LockLostCommits} step commits, {this.Faults.LockLostActivityCompletions} activity completions refused");
         sb.Append("  faults injected: ");
         sb.AppendLine(string.Join(", ", this.Faults.Counts.Select(kv => $"{kv.Key} {kv.Value}")));

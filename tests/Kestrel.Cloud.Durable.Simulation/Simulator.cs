@@ -135,6 +135,9 @@ public sealed class Simulator
     {
         /// <summary>The reason the simulator terminates instances with; it becomes their output.</summary>
         private const string TerminateReason = "sim-terminate";
+
+        /// <summary>The error type of an instance the engine failed as poison.</summary>
+        private const string PoisonErrorType = "Kestrel.Cloud.Durable.PoisonWorkItem";
         private const int MaxRecentActions = 40;
         private static readonly TimeSpan MinClockJump = TimeSpan.FromSeconds(31);
         private static readonly TimeSpan MaxClockJump = TimeSpan.FromMinutes(20);
@@ -156,6 +159,7 @@ public sealed class Simulator
         private readonly List<PendingEvent> events = new();
         private readonly List<PendingControl> controls = new();
         private readonly HashSet<string> terminateSent = new(StringComparer.Ordinal);
+        private readonly HashSet<string> cutShort = new(StringComparer.Ordinal);
         private readonly List<ExpectedInstance> expected = new();
         private readonly HashSet<string> existing = new(StringComparer.Ordinal);
         private readonly List<string> violations = new();
@@ -165,6 +169,8 @@ public sealed class Simulator
         private int restarts;
         private int safetyActions;
         private int livenessActions;
+        private int terminatedInstances;
+        private int poisonedInstances;
 
         public Run(SimulationOptions options, int seed, ManualTimeProvider clock, IOrchestrationStore store, CancellationToken cancellationToken)
         {
@@ -178,9 +184,7 @@ public sealed class Simulator
             this.registry = SimOrchestrator.CreateRegistry(this.executions);
             this.engineOptions = new DurableTaskOptions
             {
-                // Reordering and delaying release work items, which counts as a delivery; the poison limit is
-                // not what the simulation tests, so it is set out of reach.
-                MaxOrchestrationDeliveryAttempts = 100_000,
+                MaxOrchestrationDeliveryAttempts = options.MaxOrchestrationDeliveryAttempts,
             };
 
             FaultPlan plan = options.InjectFaults ? FaultPlan.FromSeed(this.random, options.EnabledFaults) : FaultPlan.None;
@@ -268,6 +272,8 @@ public sealed class Simulator
                 ActivityExecutions = this.executions.TotalExecutions,
                 DistinctActivityCalls = this.executions.DistinctCalls,
                 ProcessRestarts = this.restarts,
+                TerminatedInstances = this.terminatedInstances,
+                PoisonedInstances = this.poisonedInstances,
                 SimulatedTime = this.Now - this.start,
                 Faults = this.faults.Counters,
             };
@@ -636,21 +642,29 @@ public sealed class Simulator
 
         private async Task CheckInvariantsAsync()
         {
-            // A terminated sub-orchestration's parent observes a failure instead of its output: recompute the
-            // expected outcomes from the instances that really ended Terminated.
-            var terminated = new HashSet<string>(StringComparer.Ordinal);
-            foreach (string id in this.terminateSent)
+            // The parent of a sub-orchestration cut short (terminated, or failed as poison) observes a failure instead
+            // of its output: recompute the expected outcomes from the instances that really ended that way.
+            foreach (ExpectedInstance instance in this.expected)
             {
-                if ((await this.store.GetInstanceAsync(id, this.cancellationToken))?.Status == OrchestrationRuntimeStatus.Terminated)
+                InstanceRecord? r = await this.store.GetInstanceAsync(instance.InstanceId, this.cancellationToken);
+                if ((r?.Status == OrchestrationRuntimeStatus.Terminated && this.terminateSent.Contains(instance.InstanceId)) || IsPoisoned(r))
                 {
-                    terminated.Add(id);
+                    this.cutShort.Add(instance.InstanceId);
+                    if (r!.Status == OrchestrationRuntimeStatus.Terminated)
+                    {
+                        this.terminatedInstances++;
+                    }
+                    else
+                    {
+                        this.poisonedInstances++;
+                    }
                 }
             }
 
             this.expected.Clear();
             foreach (PendingStart s in this.starts)
             {
-                this.expected.AddRange(SimOracle.Instances(s.InstanceId, s.Program, terminated));
+                this.expected.AddRange(SimOracle.Instances(s.InstanceId, s.Program, this.cutShort));
             }
 
             var expectedIds = new HashSet<string>(this.expected.Select(e => e.InstanceId), StringComparer.Ordinal);
@@ -679,7 +693,7 @@ public sealed class Simulator
             InstanceRecord? record = await this.store.GetInstanceAsync(id, this.cancellationToken);
             if (record is null)
             {
-                if (!this.AncestorTerminated(instance))
+                if (!this.AncestorCutShort(instance))
                 {
                     this.violations.Add($"Instance '{id}' was never created.");
                 }
@@ -688,14 +702,21 @@ public sealed class Simulator
             }
 
             int transitions = this.ledger.TerminalTransitionsOf(id);
-            bool cutShort = this.AncestorTerminated(instance); // a terminated parent stops retrying
-            if (transitions != instance.Starts && !(cutShort && transitions >= 1 && transitions < instance.Starts))
+            bool parentStopped = this.AncestorCutShort(instance); // a parent cut short stops retrying
+            bool poisonRetried = instance.Retried && this.options.MaxOrchestrationDeliveryAttempts < 100; // a poisoned attempt is retried too
+            if (transitions != instance.Starts
+                && !(parentStopped && transitions >= 1 && transitions < instance.Starts)
+                && !(poisonRetried && transitions >= 1 && transitions <= instance.MaxStarts))
             {
                 this.violations.Add(
                     $"Instance '{id}' reached a terminal state {transitions} times (expected exactly once per start, {instance.Starts} start(s)); it is {record.Status}.");
             }
 
-            if (record.Status == OrchestrationRuntimeStatus.Terminated && this.terminateSent.Contains(id))
+            if (IsPoisoned(record))
+            {
+                // Failed by the engine after too many deliveries: nothing about its output is expected.
+            }
+            else if (record.Status == OrchestrationRuntimeStatus.Terminated && this.terminateSent.Contains(id))
             {
                 string expectedOutput = this.engineOptions.DataConverter.Serialize(TerminateReason)!;
                 if (!string.Equals(record.Output, expectedOutput, StringComparison.Ordinal))
@@ -737,7 +758,7 @@ public sealed class Simulator
                 }
             }
 
-            if (record.Status == instance.ExpectedStatus)
+            if (record.Status == instance.ExpectedStatus && !IsPoisoned(record))
             {
                 string expectedStatus = this.engineOptions.DataConverter.Serialize(instance.ExpectedTrace.Count)!;
                 if (!string.Equals(record.CustomStatus, expectedStatus, StringComparison.Ordinal))
@@ -747,7 +768,7 @@ public sealed class Simulator
             }
 
             IReadOnlyList<HistoryEvent> history = await this.store.GetHistoryAsync(id, this.cancellationToken);
-            this.CheckHistory(id, history, resultsRequired: record.Status != OrchestrationRuntimeStatus.Terminated);
+            this.CheckHistory(id, history, resultsRequired: record.Status != OrchestrationRuntimeStatus.Terminated && !IsPoisoned(record));
             IReadOnlyList<HistoryEvent> rebuilt = this.ledger.HistoryOf(id, record.ExecutionId);
             if (FirstDifference(history, rebuilt) is { } difference)
             {
@@ -755,12 +776,15 @@ public sealed class Simulator
             }
         }
 
-        private bool AncestorTerminated(ExpectedInstance instance)
+        private static bool IsPoisoned(InstanceRecord? record) =>
+            record?.Status == OrchestrationRuntimeStatus.Failed && string.Equals(record.Failure?.ErrorType, PoisonErrorType, StringComparison.Ordinal);
+
+        private bool AncestorCutShort(ExpectedInstance instance)
         {
             var byId = this.expected.ToDictionary(e => e.InstanceId, StringComparer.Ordinal);
             for (string? parent = instance.ParentInstanceId; parent is not null; parent = byId[parent].ParentInstanceId)
             {
-                if (this.terminateSent.Contains(parent))
+                if (this.terminateSent.Contains(parent) || this.cutShort.Contains(parent))
                 {
                     return true;
                 }
