@@ -52,6 +52,7 @@ internal sealed class OrchestrationExecutor
     private List<HistoryEvent> stepEvents = new();
     private List<OrchestrationMessage> outgoing = new();
     private ExecutionStartedEvent? started;
+    private ExecutionStartedEvent? deferredStart;
     private Task<object?>? orchestratorTask;
     private ITaskOrchestrator? orchestrator;
     private bool suspended;
@@ -269,9 +270,16 @@ internal sealed class OrchestrationExecutor
                 return e;
 
             case ExecutionStartedEvent es:
-                if (this.started is not null)
+                if (this.started is not null || this.deferredStart is not null)
                 {
                     return null;
+                }
+
+                if (this.suspended)
+                {
+                    // A suspended instance applies nothing until it is resumed, its start included.
+                    this.deferredStart = es;
+                    return e;
                 }
 
                 this.StartExecution(es);
@@ -312,6 +320,12 @@ internal sealed class OrchestrationExecutor
                 }
 
                 this.suspended = false;
+                if (this.deferredStart is { } deferred)
+                {
+                    this.deferredStart = null;
+                    this.StartExecution(deferred);
+                }
+
                 var pending = this.suspendedBuffer.ToList();
                 this.suspendedBuffer.Clear();
                 foreach (HistoryEvent b in pending)
@@ -623,7 +637,7 @@ internal sealed class OrchestrationExecutor
             else
             {
                 this.stepEvents.Add(new ExecutionCompletedEvent(done.Status, done.Output, done.Failure) { Timestamp = now });
-                if (this.started?.Parent is { } parent)
+                if ((this.started ?? this.deferredStart)?.Parent is { } parent)
                 {
                     HistoryEvent notice = done.Status == OrchestrationRuntimeStatus.Completed
                         ? new SubOrchestrationCompletedEvent(parent.TaskScheduledId, done.Output) { Timestamp = now }

@@ -64,7 +64,11 @@ public interface IOrchestrationStore
     /// </summary>
     Task CompleteOrchestrationAsync(OrchestrationWorkItem workItem, OrchestrationStepCommit commit, CancellationToken cancellationToken = default);
 
-    /// <summary>Releases the lock without consuming the messages; they become visible again after <paramref name="delay"/>.</summary>
+    /// <summary>
+    /// Releases the lock without consuming the messages. The instance is not delivered again before
+    /// <paramref name="delay"/> has passed, and then with these messages still in arrival order: a message that
+    /// arrives meanwhile never overtakes them (external events with one name are received in the order raised).
+    /// </summary>
     Task AbandonOrchestrationAsync(OrchestrationWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken = default);
 
     /// <summary>Locks a visible activity, or returns null.</summary>

@@ -157,7 +157,7 @@ public sealed class InMemoryOrchestrationStore : IOrchestrationStore
             foreach (string id in this.withMessages)
             {
                 Instance candidate = this.instances[id];
-                if (candidate.LockToken is not null && candidate.LockExpires > now)
+                if ((candidate.LockToken is not null && candidate.LockExpires > now) || candidate.NotBefore > now)
                 {
                     continue;
                 }
@@ -256,13 +256,8 @@ public sealed class InMemoryOrchestrationStore : IOrchestrationStore
         {
             if (this.instances.TryGetValue(workItem.InstanceId, out Instance? instance) && instance.LockToken == workItem.LockToken)
             {
-                var consumed = (HashSet<long>)workItem.StoreState!;
-                DateTime visibleAt = this.Now + delay;
-                foreach (Message m in instance.Inbox.Where(m => consumed.Contains(m.Seq)))
-                {
-                    m.VisibleAt = visibleAt;
-                }
-
+                // The instance waits as a whole, so a message that arrives meanwhile cannot overtake the released ones.
+                instance.NotBefore = this.Now + delay;
                 instance.LockToken = null;
             }
         }
@@ -375,7 +370,7 @@ public sealed class InMemoryOrchestrationStore : IOrchestrationStore
 
                     foreach (Message m in i.Inbox)
                     {
-                        Consider(m.VisibleAt);
+                        Consider(m.VisibleAt > i.NotBefore ? m.VisibleAt : i.NotBefore);
                     }
                 }
             }
@@ -461,6 +456,9 @@ public sealed class InMemoryOrchestrationStore : IOrchestrationStore
         public string? LockToken { get; set; }
 
         public DateTime LockExpires { get; set; }
+
+        /// <summary>Not delivered before this time (set when a step is abandoned with a delay).</summary>
+        public DateTime NotBefore { get; set; }
     }
 
     private sealed class Message

@@ -93,8 +93,9 @@ public sealed class DurableTaskWorker
             OrchestrationExecutor? executor = null;
             if (record.Status.IsTerminal())
             {
-                // Late messages for a finished instance: consume them and change nothing.
-                commit = new OrchestrationStepCommit { Instance = record, NewEvents = [], Activities = [], Messages = [] };
+                // Late messages for a finished instance: consume them and change nothing (but see TerminatedBeforeStartNoticesAsync).
+                IReadOnlyList<OrchestrationMessage> notices = await this.TerminatedBeforeStartNoticesAsync(item, cancellationToken).ConfigureAwait(false);
+                commit = new OrchestrationStepCommit { Instance = record, NewEvents = [], Activities = [], Messages = notices };
                 this.cache.Remove(record.InstanceId);
             }
             else if (item.DeliveryCount > this.options.MaxOrchestrationDeliveryAttempts)
@@ -218,7 +219,12 @@ public sealed class DurableTaskWorker
         {
             Instance = record with
             {
-                Status = result.Status,
+                // A step that ran before its execution's ExecutionStarted (a restart delivered late after
+                // ContinueAsNew, behind a stale message) reports Pending; a running instance does not go back to
+                // Pending. (A resume before the first start does: Suspended becomes Pending again.)
+                Status = result.Status == OrchestrationRuntimeStatus.Pending && record.Status == OrchestrationRuntimeStatus.Running
+                    ? OrchestrationRuntimeStatus.Running
+                    : result.Status,
                 Output = result.Output,
                 Failure = result.Failure,
                 CustomStatus = result.CustomStatus,
@@ -259,6 +265,32 @@ public sealed class DurableTaskWorker
             Activities = [],
             Messages = messages,
         };
+    }
+
+    /// <summary>
+    /// An execution terminated before its ExecutionStarted was applied (its start was delivered late, after a
+    /// retry delay or behind a ContinueAsNew) did not know its parent, so it could not tell it. When that start
+    /// arrives at the finished instance, it names the parent: tell it now, or the parent waits forever.
+    /// </summary>
+    private async Task<IReadOnlyList<OrchestrationMessage>> TerminatedBeforeStartNoticesAsync(OrchestrationWorkItem item, CancellationToken cancellationToken)
+    {
+        InstanceRecord record = item.Instance;
+        ExecutionStartedEvent? start = item.Messages.Select(m => m.Event).OfType<ExecutionStartedEvent>()
+            .FirstOrDefault(es => es.Parent is not null && string.Equals(es.ExecutionId, record.ExecutionId, StringComparison.Ordinal));
+        if (start is null || record.Status != OrchestrationRuntimeStatus.Terminated)
+        {
+            return [];
+        }
+
+        IReadOnlyList<HistoryEvent> history = await this.store.GetHistoryAsync(record.InstanceId, cancellationToken).ConfigureAwait(false);
+        if (history.OfType<ExecutionStartedEvent>().Any())
+        {
+            return []; // it started, so it told its parent when it ended
+        }
+
+        ParentInstanceInfo parent = start.Parent!;
+        var failure = new TaskFailureDetails("Kestrel.Cloud.Durable.OrchestrationTerminated", $"Sub-orchestration '{record.InstanceId}' was terminated: {record.Output}");
+        return [new OrchestrationMessage(parent.InstanceId, parent.ExecutionId, new SubOrchestrationFailedEvent(parent.TaskScheduledId, failure) { Timestamp = this.Now })];
     }
 
     private async Task<HistoryEvent> RunActivityAsync(ActivityRequest request, CancellationToken cancellationToken)
