@@ -192,25 +192,16 @@ public sealed partial class SqliteOrchestrationStore
     public async Task AbandonOrchestrationAsync(OrchestrationWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(workItem);
-        var consumed = (long[])workItem.StoreState!;
         await this.WriteAsync(
             c =>
             {
-                int unlocked = c.Command("UPDATE instances SET lock_token = NULL, lock_expires = 0 WHERE instance_id = $id AND lock_token = $token;")
+                // The instance waits as a whole (unlocked, but not available before lock_expires), so a message that
+                // arrives meanwhile cannot overtake the released ones: they keep their arrival order.
+                c.Command("UPDATE instances SET lock_token = NULL, lock_expires = $notBefore WHERE instance_id = $id AND lock_token = $token;")
                     .Set("$id", workItem.InstanceId)
                     .Set("$token", workItem.LockToken)
+                    .Set("$notBefore", delay > TimeSpan.Zero ? (this.Now + delay).Ticks : 0L)
                     .ExecuteNonQuery();
-                if (unlocked == 1)
-                {
-                    SqliteCommand delayMessage = c.Command("UPDATE inbox SET visible_at = $visibleAt WHERE seq = $seq AND instance_id = $id;")
-                        .Set("$visibleAt", (this.Now + delay).Ticks)
-                        .Set("$id", workItem.InstanceId);
-                    foreach (long seq in consumed)
-                    {
-                        delayMessage.Set("$seq", seq).ExecuteNonQuery();
-                    }
-                }
-
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);

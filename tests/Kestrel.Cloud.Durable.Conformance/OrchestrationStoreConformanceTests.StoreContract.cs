@@ -8,6 +8,31 @@ public abstract partial class OrchestrationStoreConformanceTests
 {
     private static readonly TimeSpan LockDuration = TimeSpan.FromSeconds(30);
 
+    /// <summary>Proves an abandon with a delay holds the whole instance back: an event raised meanwhile is not delivered
+    /// before the released messages, so two events with one name are still received in the order raised.</summary>
+    [Fact]
+    public async Task AbandonOrchestrationAsync_WithDelay_LaterMessageDoesNotOvertake()
+    {
+        EngineHarness h = await this.CreateHarnessAsync();
+        h.Registry.AddOrchestratorFunc<object?, string>("TwoVotes", async (ctx, _) =>
+        {
+            string first = await ctx.WaitForExternalEvent<string>("vote");
+            string second = await ctx.WaitForExternalEvent<string>("vote");
+            return $"{first},{second}";
+        });
+        string id = await h.StartAsync("TwoVotes");
+        await h.RunUntilIdleAsync();
+
+        await h.Client.RaiseEventAsync(id, "vote", "first");
+        OrchestrationWorkItem item = (await h.Store.TryLockNextOrchestrationAsync(LockDuration))!;
+        await h.Store.AbandonOrchestrationAsync(item, TimeSpan.FromSeconds(10));
+        await h.Client.RaiseEventAsync(id, "vote", "second");
+        (await h.Store.TryLockNextOrchestrationAsync(LockDuration)).Should().BeNull("the instance is held back until the delay has passed");
+
+        await h.AdvanceAsync(TimeSpan.FromSeconds(10));
+        OutputOf<string>(await h.GetAsync(id)).Should().Be("first,second");
+    }
+
     /// <summary>Proves the wake-up contract idle dispatchers rely on: no work gives null; a future timer gives its due
     /// time; once the clock passes it (no lock attempt in between) the answer is at or before now, so a worker that
     /// missed the moment does not sleep a whole poll interval; a locked instance counts from its lock expiry.</summary>
