@@ -128,7 +128,7 @@ public sealed partial class AzureStorageOrchestrationStore
     }
 
     /// <summary>Delivers a message produced by a step to its instance (creating it for a start), following a rejection to the parent.</summary>
-    private async Task DeliverAsync(string messageId, OrchestrationMessage message, CancellationToken cancellationToken)
+    internal async Task DeliverAsync(string messageId, OrchestrationMessage message, CancellationToken cancellationToken)
     {
         string id = messageId;
         OrchestrationMessage? current = message;

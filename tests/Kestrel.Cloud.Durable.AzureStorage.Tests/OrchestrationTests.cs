@@ -231,6 +231,64 @@ public sealed class OrchestrationTests
     }
 
     [Fact]
+    public async Task TwoWorkers_SharedTaskHub_EveryOrchestrationCompletesOnceWithCorrectOutput()
+    {
+        // Two stores and dispatchers on one task hub stand for two processes competing for the same queues.
+        var registry = new DurableTaskRegistry()
+            .AddActivityFunc<int, int>("Cube", (_, x) => x * x * x)
+            .AddOrchestratorFunc<int, int>("Leaf", (ctx, x) => ctx.CallActivityAsync<int>("Cube", x))
+            .AddOrchestratorFunc<int, int>("Root", async (ctx, n) =>
+            {
+                int[] cubes = await Task.WhenAll(Enumerable.Range(1, 5).Select(i => ctx.CallActivityAsync<int>("Cube", n + i)));
+                int leaf = await ctx.CallSubOrchestratorAsync<int>("Leaf", n);
+                return cubes.Sum() + leaf;
+            });
+        string hub = Harness.NewTaskHubName();
+        IOptions<DurableTaskOptions> options = Options.Create(new DurableTaskOptions { MaxConcurrentActivityWorkItems = 8, MaxConcurrentOrchestrationWorkItems = 8 });
+        var services = new List<DurableTaskWorkerService>();
+        DurableTaskClient? client = null;
+        for (int w = 0; w < 2; w++)
+        {
+            var store = new AzureStorageOrchestrationStore(Harness.Options(this.azurite, hub));
+            await store.InitializeAsync();
+            var worker = new DurableTaskWorker(store, registry, new ServiceCollection().BuildServiceProvider(), options);
+            client ??= new DurableTaskClient(store, options, registry: registry);
+            services.Add(new DurableTaskWorkerService(worker));
+        }
+
+        foreach (DurableTaskWorkerService service in services)
+        {
+            await service.StartAsync(CancellationToken.None);
+        }
+
+        try
+        {
+            const int Count = 30;
+            string[] ids = await Task.WhenAll(Enumerable.Range(0, Count).Select(i => client!.ScheduleNewOrchestrationInstanceAsync("Root", i)));
+
+            // Bounded wait: the dispatchers run in real time against the emulator.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+            OrchestrationMetadata[] done = await Task.WhenAll(ids.Select(id => client!.WaitForInstanceCompletionAsync(id, true, deadline.Token)));
+
+            int Expected(int n) => Enumerable.Range(1, 5).Sum(i => (n + i) * (n + i) * (n + i)) + (n * n * n);
+            done.Select(m => m.RuntimeStatus).Should().OnlyContain(s => s == OrchestrationRuntimeStatus.Completed);
+            done.Select(m => m.ReadOutputAs<int>()).Should().Equal(Enumerable.Range(0, Count).Select(Expected));
+            foreach (string id in ids)
+            {
+                (await client!.GetHistoryAsync(id)).OfType<History.ExecutionCompletedEvent>().Should().ContainSingle();
+            }
+        }
+        finally
+        {
+            foreach (DurableTaskWorkerService service in services)
+            {
+                await service.StopAsync(CancellationToken.None);
+                service.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Dispatcher_HostedService_CompletesOrchestrationsWithoutPolling()
     {
         var registry = new DurableTaskRegistry()
