@@ -79,7 +79,8 @@ public sealed partial class AzureStorageOrchestrationStore
     }
 
     /// <summary>Removes dispatched entries from the outbox; releases the lock when asked, if it is still ours and the outbox is empty.</summary>
-    private async Task<StoredDocument?> ClearOutboxAsync(string instanceId, HashSet<string> dispatched, string? lockToken, bool releaseLock, CancellationToken cancellationToken)
+    private async Task<StoredDocument?> ClearOutboxAsync(
+        string instanceId, HashSet<string> dispatched, string? lockToken, bool releaseLock, StoredDocument? current, CancellationToken cancellationToken)
     {
         var (_, stored) = await this.MutateAsync(
             instanceId,
@@ -105,7 +106,7 @@ public sealed partial class AzureStorageOrchestrationStore
 
                 return (doc, true);
             },
-            null,
+            current,
             cancellationToken).ConfigureAwait(false);
         return stored;
     }
@@ -115,7 +116,7 @@ public sealed partial class AzureStorageOrchestrationStore
     {
         Log.OutboxRepaired(this.logger, instanceId, stored.Doc.Outbox.Count);
         await this.DispatchOutboxAsync(instanceId, stored.Doc, cancellationToken).ConfigureAwait(false);
-        await this.ClearOutboxAsync(instanceId, stored.Doc.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), null, false, cancellationToken).ConfigureAwait(false);
+        await this.ClearOutboxAsync(instanceId, stored.Doc.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), null, false, null, cancellationToken).ConfigureAwait(false);
     }
 
     private void ThrowIfRepairLoops(string instanceId, int attempt)

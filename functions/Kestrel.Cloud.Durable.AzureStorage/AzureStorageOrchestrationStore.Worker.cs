@@ -140,7 +140,8 @@ public sealed partial class AzureStorageOrchestrationStore
             }
 
             await this.DispatchOutboxAsync(id, written, cancellationToken).ConfigureAwait(false);
-            stored = await this.ClearOutboxAsync(id, written.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, releaseLock: true, cancellationToken).ConfigureAwait(false);
+            // The document as written is the likely current one: try it first (a lost race re-reads).
+            stored = await this.ClearOutboxAsync(id, written.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, releaseLock: true, Copy(stored), cancellationToken).ConfigureAwait(false);
         }
 
         if (dropped.Count > 0)
@@ -148,17 +149,14 @@ public sealed partial class AzureStorageOrchestrationStore
             await this.TryDeleteSegmentsAsync(id, dropped).ConfigureAwait(false);
         }
 
-        // 5. Messages that arrived during the step (their own wake-ups found the instance locked).
+        // 5. Messages that arrived during the step (their own wake-ups found the instance locked), and the
+        // wake-up that delivered this step, which is no longer needed.
         DateTime after = this.Now;
-        if (stored is not null && !stored.Doc.IsLockedAt(after) && stored.Doc.Inbox.Exists(e => e.VisibleAt <= after))
-        {
-            await this.SendWakeAsync(id, after, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (state.Wake is { } wake)
-        {
-            await TryDeleteMessageAsync(wake, cancellationToken).ConfigureAwait(false);
-        }
+        Task leftovers = stored is not null && !stored.Doc.IsLockedAt(after) && stored.Doc.Inbox.Exists(e => e.VisibleAt <= after)
+            ? this.SendWakeAsync(id, after, cancellationToken)
+            : Task.CompletedTask;
+        Task consumed = state.Wake is { } wake ? TryDeleteMessageAsync(wake, cancellationToken) : Task.CompletedTask;
+        await Task.WhenAll(leftovers, consumed).ConfigureAwait(false);
 
         this.Signals.NotifyInstanceChanged(id);
     }
@@ -315,6 +313,10 @@ public sealed partial class AzureStorageOrchestrationStore
         return orchestration is null ? null : new QueueWorkItem(orchestration);
     }
 
+    /// <summary>A deep copy, so a write attempt that mutates it leaves the original intact.</summary>
+    private static StoredDocument Copy(StoredDocument stored) =>
+        new(StoreJson.Deserialize<InstanceDocument>(StoreJson.Serialize(stored.Doc)), stored.ETag);
+
     private static string ResultId(QueueEnvelope envelope) => envelope.Id + "-result";
 
     private static OrchestrationLockState LockStateOf(OrchestrationWorkItem item) =>
@@ -460,7 +462,7 @@ public sealed partial class AzureStorageOrchestrationStore
             Log.OutboxRepaired(this.logger, instanceId, stored.Doc.Outbox.Count);
             await this.DispatchOutboxAsync(instanceId, stored.Doc, cancellationToken).ConfigureAwait(false);
             bool release = visibleIds.Count == 0 && !force;
-            stored = await this.ClearOutboxAsync(instanceId, stored.Doc.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, release, cancellationToken).ConfigureAwait(false);
+            stored = await this.ClearOutboxAsync(instanceId, stored.Doc.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, release, Copy(stored), cancellationToken).ConfigureAwait(false);
             if (stored is null || (!release && !string.Equals(stored.Doc.LockToken, token, StringComparison.Ordinal)))
             {
                 return LockResult.Of(LockKind.NotFound);
