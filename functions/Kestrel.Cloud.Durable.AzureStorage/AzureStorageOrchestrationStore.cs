@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Kestrel.Cloud.Durable.AzureStorage;
 
 /// <summary>
-/// The durable store on Azure Storage (or Azurite). Design (docs/durable-engine.md has the long form):
+/// The durable store on Azure Storage (or Azurite). Design (DESIGN.md beside this file has the long form):
 /// <list type="bullet">
 /// <item>One JSON blob per instance in <c>{hub}-instances</c>: record, lock, inbox, outbox, history segment
 /// list, recently applied message ids. Every change is a read-modify-write with If-Match on its ETag, so two
