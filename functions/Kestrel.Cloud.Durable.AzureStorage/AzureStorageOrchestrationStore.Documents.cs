@@ -44,7 +44,7 @@ public sealed partial class AzureStorageOrchestrationStore
         var options = new BlobUploadOptions
         {
             Conditions = ifMatch is { } etag ? new BlobRequestConditions { IfMatch = etag } : new BlobRequestConditions { IfNoneMatch = ETag.All },
-            Metadata = Metadata(doc),
+            Metadata = Metadata(doc, this.Now),
             HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" },
         };
         try
@@ -264,14 +264,27 @@ public sealed partial class AzureStorageOrchestrationStore
         return events;
     }
 
-    private static Dictionary<string, string> Metadata(InstanceDocument doc) => new(StringComparer.OrdinalIgnoreCase)
+    private static Dictionary<string, string> Metadata(InstanceDocument doc, DateTime writtenAt)
     {
-        ["id"] = Uri.EscapeDataString(doc.Record.InstanceId),
-        ["name"] = Uri.EscapeDataString(doc.Record.Name),
-        ["status"] = doc.Record.Status.ToString(),
-        ["created"] = doc.Record.CreatedAt.Ticks.ToString(CultureInfo.InvariantCulture),
-        ["inc"] = doc.Incarnation,
-    };
+        var metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["id"] = Uri.EscapeDataString(doc.Record.InstanceId),
+            ["name"] = Uri.EscapeDataString(doc.Record.Name),
+            ["status"] = doc.Record.Status.ToString(),
+            ["created"] = doc.Record.CreatedAt.Ticks.ToString(CultureInfo.InvariantCulture),
+            ["inc"] = doc.Incarnation,
+            ["outbox"] = doc.Outbox.Count.ToString(CultureInfo.InvariantCulture),
+            ["written"] = writtenAt.Ticks.ToString(CultureInfo.InvariantCulture),
+        };
+
+        // For the housekeeping sweep: when the earliest inbox message becomes visible.
+        if (doc.Inbox.Count > 0)
+        {
+            metadata["next"] = doc.Inbox.Min(e => e.VisibleAt).Ticks.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return metadata;
+    }
 
     private static bool IsConditionFailure(RequestFailedException ex) =>
         ex.Status == 412 || (ex.Status == 409 && string.Equals(ex.ErrorCode, "BlobAlreadyExists", StringComparison.Ordinal));

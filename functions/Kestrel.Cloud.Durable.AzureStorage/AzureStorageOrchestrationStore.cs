@@ -319,6 +319,41 @@ public sealed partial class AzureStorageOrchestrationStore : IOrchestrationStore
     public Task<DateTime?> GetNextWakeUpTimeAsync(WorkItemKind kind, CancellationToken cancellationToken = default) =>
         Task.FromResult(this.wakeUps.Next(kind, this.Now));
 
+    /// <summary>
+    /// Housekeeping (for a timer trigger or a periodic task): wakes every instance whose document has not
+    /// changed for <paramref name="minimumAge"/> and still holds visible inbox messages or an outbox, in case
+    /// the wake-up for them was lost (a client that died between appending a message and sending its wake-up,
+    /// a control message deleted by hand). Extra wake-ups are harmless. Returns how many it sent.
+    /// </summary>
+    public async Task<int> SweepAsync(TimeSpan minimumAge, CancellationToken cancellationToken = default)
+    {
+        DateTimeOffset now = this.timeProvider.GetUtcNow();
+        int sent = 0;
+        await foreach (BlobItem item in this.instancesContainer.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, null, cancellationToken).ConfigureAwait(false))
+        {
+            // Age on the store's clock (written with the document), not the service's.
+            IDictionary<string, string> metadata = item.Metadata;
+            if (metadata.TryGetValue("written", out string? written)
+                && long.TryParse(written, NumberStyles.None, CultureInfo.InvariantCulture, out long writtenTicks)
+                && now.UtcTicks - writtenTicks < minimumAge.Ticks)
+            {
+                continue;
+            }
+
+            bool hasOutbox = metadata.TryGetValue("outbox", out string? outbox) && outbox != "0";
+            bool hasVisibleMessage = metadata.TryGetValue("next", out string? next)
+                && long.TryParse(next, NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)
+                && ticks <= now.UtcTicks;
+            if ((hasOutbox || hasVisibleMessage) && metadata.TryGetValue("id", out string? id))
+            {
+                await this.SendWakeAsync(Uri.UnescapeDataString(id), now.UtcDateTime, cancellationToken).ConfigureAwait(false);
+                sent++;
+            }
+        }
+
+        return sent;
+    }
+
     /// <summary>Reads the raw document of an instance (tests and diagnostics).</summary>
     internal async Task<InstanceDocument?> ReadDocumentForTestsAsync(string instanceId)
     {

@@ -426,6 +426,26 @@ public sealed class StoreContractTests
         (await h.Store.GetNextWakeUpTimeAsync(WorkItemKind.Activity)).Should().BeNull();
     }
 
+    [Fact]
+    public async Task Sweep_InstanceWhoseWakeUpWasLost_IsWokenAndRuns()
+    {
+        AzureStorageOrchestrationStore store = await this.NewStoreAsync(new ManualTimeProvider());
+        await store.CreateInstanceAsync(Start("lost", "Orch", null));
+        await store.CreateInstanceAsync(Start("later", "Orch", null) with { VisibleAt = new ManualTimeProvider().GetUtcNow().UtcDateTime.AddHours(1) });
+        await store.ControlQueue.ClearMessagesAsync(); // the wake-ups are lost
+        (await store.TryLockNextOrchestrationAsync(LockDuration)).Should().BeNull();
+
+        int young = await store.SweepAsync(TimeSpan.FromHours(1));
+        int sent = await store.SweepAsync(TimeSpan.Zero);
+
+        young.Should().Be(0, "documents changed within the minimum age are left alone");
+        sent.Should().Be(1, "only 'lost' has a visible message; 'later' is not due");
+        OrchestrationWorkItem item = (await store.TryLockNextOrchestrationAsync(LockDuration))!;
+        item.InstanceId.Should().Be("lost");
+        await store.CompleteOrchestrationAsync(item, Finish(item, "\"swept\""));
+        (await store.SweepAsync(TimeSpan.Zero)).Should().Be(0, "nothing is pending any more");
+    }
+
     private static OrchestrationMessage Start(string id, string name, string? input) =>
         new(id, "exec-" + id, new ExecutionStartedEvent(name, input, "exec-" + id));
 
