@@ -398,10 +398,16 @@ public sealed partial class AzureStorageOrchestrationStore : IOrchestrationStore
         string?[] prefixes = instanceIdPrefix is null ? [null] : [StorageNames.Escape(instanceIdPrefix), StorageNames.HashedPrefix];
         var records = new List<InstanceRecord>();
         var unreadable = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string? prefix in prefixes)
         {
             await foreach (BlobItem item in this.instancesContainer.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, prefix, cancellationToken).ConfigureAwait(false))
             {
+                if (!seen.Add(item.Name))
+                {
+                    continue; // an empty prefix lists the hashed names too
+                }
+
                 if (TryRecordFromMetadata(item.Metadata) is { } record)
                 {
                     records.Add(record);

@@ -117,6 +117,7 @@ public sealed class StoreContractTests
         (await store.QueryInstancesAsync(new InstanceQuery { InstanceIdPrefix = "ün" })).Instances.Select(r => r.InstanceId).Should().Equal("ünïcödé ✓ id");
         (await store.QueryInstancesAsync(new InstanceQuery { InstanceIdPrefix = "xxxxx" })).Instances.Should().ContainSingle("a long id is stored under a hash and still found by prefix");
         (await store.QueryInstancesAsync(new InstanceQuery())).Instances.Should().HaveCount(ids.Length);
+        (await store.QueryInstancesAsync(new InstanceQuery { InstanceIdPrefix = string.Empty })).Instances.Should().HaveCount(ids.Length, "an empty prefix lists each instance once");
     }
 
     [Fact]
