@@ -222,8 +222,11 @@ public sealed partial class AzureStorageOrchestrationStore
         return outcome.Kind != RouteOutcomeKind.Dropped;
     }
 
-    /// <summary>Sends a wake-up for an instance, hidden until <paramref name="dueAt"/> (at most MaxWakeUpDelay; re-sent when it comes early).</summary>
-    private async Task SendWakeAsync(string instanceId, DateTime dueAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a wake-up for an instance, hidden until <paramref name="dueAt"/> (at most MaxWakeUpDelay; re-sent
+    /// when it comes early). Returns the wake-up's id.
+    /// </summary>
+    private async Task<string> SendWakeAsync(string instanceId, DateTime dueAt, CancellationToken cancellationToken)
     {
         DateTime now = this.Now;
         TimeSpan delay = this.VisibilityDelay(dueAt - now);
@@ -235,14 +238,17 @@ public sealed partial class AzureStorageOrchestrationStore
             DueAt = dueAt > now ? dueAt : null,
         };
         await this.controlQueue.SendMessageAsync(envelope.ToJson(), delay, NeverExpires, cancellationToken).ConfigureAwait(false);
-        if (delay > TimeSpan.Zero)
+        if (dueAt > now)
         {
-            this.wakeUps.Add(WorkItemKind.Orchestration, now + delay);
+            // Hidden until the delay passes; with MaxWakeUpDelay zero, visible but not due until dueAt.
+            this.wakeUps.Add(WorkItemKind.Orchestration, delay > TimeSpan.Zero ? now + delay : dueAt);
         }
         else
         {
             this.Signals.NotifyOrchestrationWork();
         }
+
+        return envelope.Id;
     }
 
     private async Task SendActivityAsync(string messageId, ActivityRequest request, string incarnation, CancellationToken cancellationToken)

@@ -31,6 +31,10 @@ public sealed partial class AzureStorageOrchestrationStore
     public async Task<OrchestrationWorkItem?> TryLockNextOrchestrationAsync(TimeSpan lockDuration, CancellationToken cancellationToken = default)
     {
         TimeSpan visibility = QueueLockVisibility(lockDuration);
+
+        // Wake-ups this call sent back to the queue. Meeting one again means the call went round every
+        // visible message (only possible when MaxWakeUpDelay is zero): stop there.
+        var requeued = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < MaxMessagesPerFetch; i++)
         {
             Response<QueueMessage> response = await this.controlQueue.ReceiveMessageAsync(visibility, cancellationToken).ConfigureAwait(false);
@@ -40,8 +44,10 @@ public sealed partial class AzureStorageOrchestrationStore
             }
 
             var receipt = new QueueReceipt(this.controlQueue, message.MessageId, message.PopReceipt, message.Body.ToString());
-            OrchestrationWorkItem? item = await this.ProcessWakeAsync(receipt, QueueEnvelope.TryParse(receipt.Text), message.DequeueCount, lockDuration, cancellationToken).ConfigureAwait(false);
-            if (item is not null)
+            QueueEnvelope? envelope = QueueEnvelope.TryParse(receipt.Text);
+            bool cameRound = envelope is not null && requeued.Contains(envelope.Id);
+            OrchestrationWorkItem? item = await this.ProcessWakeAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, cancellationToken).ConfigureAwait(false);
+            if (item is not null || cameRound)
             {
                 return item;
             }
@@ -153,7 +159,7 @@ public sealed partial class AzureStorageOrchestrationStore
         // wake-up that delivered this step, which is no longer needed.
         DateTime after = this.Now;
         Task leftovers = stored is not null && !stored.Doc.IsLockedAt(after) && stored.Doc.Inbox.Exists(e => e.VisibleAt <= after)
-            ? this.SendWakeAsync(id, after, cancellationToken)
+            ? (Task)this.SendWakeAsync(id, after, cancellationToken)
             : Task.CompletedTask;
         Task consumed = state.Wake is { } wake ? TryDeleteMessageAsync(wake, cancellationToken) : Task.CompletedTask;
         await Task.WhenAll(leftovers, consumed).ConfigureAwait(false);
@@ -309,7 +315,7 @@ public sealed partial class AzureStorageOrchestrationStore
         }
 
         var wake = new QueueReceipt(this.controlQueue, messageId, popReceipt, envelope.ToJson());
-        OrchestrationWorkItem? orchestration = await this.ProcessWakeAsync(wake, envelope, dequeueCount, lockDuration, cancellationToken).ConfigureAwait(false);
+        OrchestrationWorkItem? orchestration = await this.ProcessWakeAsync(wake, envelope, dequeueCount, lockDuration, null, cancellationToken).ConfigureAwait(false);
         return orchestration is null ? null : new QueueWorkItem(orchestration);
     }
 
@@ -336,7 +342,7 @@ public sealed partial class AzureStorageOrchestrationStore
 
     /// <summary>Handles one wake-up: returns a locked work item, or null after consuming, re-scheduling or poisoning it.</summary>
     private async Task<OrchestrationWorkItem?> ProcessWakeAsync(
-        QueueReceipt receipt, QueueEnvelope? envelope, long dequeueCount, TimeSpan lockDuration, CancellationToken cancellationToken)
+        QueueReceipt receipt, QueueEnvelope? envelope, long dequeueCount, TimeSpan lockDuration, HashSet<string>? requeued, CancellationToken cancellationToken)
     {
         if (envelope is not { Kind: QueueEnvelope.WakeKind, InstanceId: not null })
         {
@@ -349,7 +355,7 @@ public sealed partial class AzureStorageOrchestrationStore
         if (envelope.DueAt is { } due && due > this.Now)
         {
             // Early: a timer further out than one queue delay, or clocks that disagree. Re-send with a fresh count.
-            await this.SendWakeAsync(id, due, cancellationToken).ConfigureAwait(false);
+            requeued?.Add(await this.SendWakeAsync(id, due, cancellationToken).ConfigureAwait(false));
             await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
             return null;
         }
@@ -364,7 +370,7 @@ public sealed partial class AzureStorageOrchestrationStore
             if (busyUntil is { } until)
             {
                 // Another worker holds the instance right now: it is making progress, so this is not poison yet.
-                await this.SendWakeAsync(id, until, cancellationToken).ConfigureAwait(false);
+                requeued?.Add(await this.SendWakeAsync(id, until, cancellationToken).ConfigureAwait(false));
             }
             else
             {
@@ -380,13 +386,13 @@ public sealed partial class AzureStorageOrchestrationStore
         {
             case LockKind.Busy:
                 // Comes back when the lock expires; the holder also wakes the instance for leftovers when it commits.
-                await this.SendWakeAsync(id, result.Until!.Value, cancellationToken).ConfigureAwait(false);
+                requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value, cancellationToken).ConfigureAwait(false));
                 await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
                 return null;
             case LockKind.Idle or LockKind.NotFound:
                 if (result.Until is { } next)
                 {
-                    await this.SendWakeAsync(id, next, cancellationToken).ConfigureAwait(false);
+                    requeued?.Add(await this.SendWakeAsync(id, next, cancellationToken).ConfigureAwait(false));
                 }
 
                 await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);

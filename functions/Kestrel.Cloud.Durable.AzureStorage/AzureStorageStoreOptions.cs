@@ -56,6 +56,9 @@ public sealed partial class AzureStorageStoreOptions
     /// <summary>
     /// The longest a wake-up message is delayed. Timers due later are re-scheduled in steps of at most this
     /// (queue messages cannot be hidden for more than 7 days). Lower values wake long timers more often.
+    /// Zero never hides a wake-up: one received before it is due goes straight back to the queue. That is only
+    /// for tests that drive a manual <see cref="TimeProvider"/>, which the queue's own clock does not follow;
+    /// it costs a queue round trip per early wake-up on every poll.
     /// </summary>
     /// <value>The default value is 6 days.</value>
     public TimeSpan MaxWakeUpDelay { get; set; } = TimeSpan.FromDays(6);
@@ -121,9 +124,9 @@ public sealed partial class AzureStorageStoreOptions
             errors.Add($"The value for CompletionVisibilityTimeout must be between 1 second and 7 days; it is {this.CompletionVisibilityTimeout}.");
         }
 
-        if (this.MaxWakeUpDelay < TimeSpan.FromSeconds(1) || this.MaxWakeUpDelay > MaxQueueVisibilityTimeout)
+        if (this.MaxWakeUpDelay < TimeSpan.Zero || this.MaxWakeUpDelay > MaxQueueVisibilityTimeout)
         {
-            errors.Add($"The value for MaxWakeUpDelay must be between 1 second and 7 days (the queue's visibility limit); it is {this.MaxWakeUpDelay}.");
+            errors.Add($"The value for MaxWakeUpDelay must be between zero and 7 days (the queue's visibility limit); it is {this.MaxWakeUpDelay}.");
         }
 
         if (this.MaxConflictRetries < 1)

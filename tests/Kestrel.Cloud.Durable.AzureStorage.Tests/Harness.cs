@@ -25,11 +25,15 @@ internal sealed class Harness
 
     public static string NewTaskHubName() => "t" + Guid.NewGuid().ToString("N")[..16];
 
-    public static AzureStorageStoreOptions Options(AzuriteFixture azurite, string? taskHub = null) => new()
+    public static AzureStorageStoreOptions Options(AzuriteFixture azurite, string? taskHub = null)
     {
-        ConnectionString = azurite.ConnectionString,
-        TaskHubName = taskHub ?? NewTaskHubName(),
-    };
+        azurite.ThrowIfExited();
+        return new AzureStorageStoreOptions
+        {
+            ConnectionString = azurite.ConnectionString,
+            TaskHubName = taskHub ?? NewTaskHubName(),
+        };
+    }
 
     public static async Task<Harness> CreateAsync(
         AzuriteFixture azurite,

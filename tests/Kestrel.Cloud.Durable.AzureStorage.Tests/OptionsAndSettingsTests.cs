@@ -36,7 +36,7 @@ public sealed class OptionsAndSettingsTests
             .Which.Message.Should().Contain("Set ConnectionString")
             .And.Contain("TaskHubName ('Bad-Hub') must be 3 to 45 lowercase letters or digits")
             .And.Contain("MaxDequeueCount must be at least 1")
-            .And.Contain("MaxWakeUpDelay must be between 1 second and 7 days")
+            .And.Contain("MaxWakeUpDelay must be between zero and 7 days")
             .And.Contain("MaxInlineMessageSizeBytes must be between 1024 and 48000");
     }
 

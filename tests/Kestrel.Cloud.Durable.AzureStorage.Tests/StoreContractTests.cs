@@ -447,6 +447,49 @@ public sealed class StoreContractTests
         (await store.SweepAsync(TimeSpan.Zero)).Should().Be(0, "nothing is pending any more");
     }
 
+    [Fact]
+    public async Task ZeroMaxWakeUpDelay_ManualClock_TimerFiresOnlyAfterTheClockIsAdvanced()
+    {
+        // The test mode for a manual clock: wake-ups are never hidden, so no real time passes in this test.
+        var clock = new ManualTimeProvider();
+        var registry = new DurableTaskRegistry().AddOrchestratorFunc<int, string>("Alarm", async (ctx, _) =>
+        {
+            await ctx.CreateTimer(TimeSpan.FromMinutes(5));
+            return "rang";
+        });
+        Harness h = await Harness.CreateAsync(this.azurite, registry, clock, o => o.MaxWakeUpDelay = TimeSpan.Zero);
+        string id = await h.Client.ScheduleNewOrchestrationInstanceAsync("Alarm", 0);
+
+        await h.RunUntilIdleAsync();
+        OrchestrationRuntimeStatus before = (await h.Client.GetInstanceAsync(id))!.RuntimeStatus;
+        clock.Advance(TimeSpan.FromMinutes(5));
+        await h.RunUntilIdleAsync();
+
+        before.Should().Be(OrchestrationRuntimeStatus.Running);
+        OrchestrationMetadata meta = (await h.Client.GetInstanceAsync(id, true))!;
+        meta.RuntimeStatus.Should().Be(OrchestrationRuntimeStatus.Completed);
+        meta.ReadOutputAs<string>().Should().Be("rang");
+    }
+
+    [Fact]
+    public async Task ZeroMaxWakeUpDelay_AbandonWithDelay_MessagesReturnWhenTheManualClockPassesTheDelay()
+    {
+        var clock = new ManualTimeProvider();
+        AzureStorageOrchestrationStore store = await this.NewStoreAsync(clock, o => o.MaxWakeUpDelay = TimeSpan.Zero);
+        await store.CreateInstanceAsync(Start("a", "Orch", null));
+        OrchestrationWorkItem first = (await store.TryLockNextOrchestrationAsync(LockDuration))!;
+        await store.AbandonOrchestrationAsync(first, TimeSpan.FromMinutes(1));
+
+        OrchestrationWorkItem? early = await store.TryLockNextOrchestrationAsync(LockDuration);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        OrchestrationWorkItem? due = await store.TryLockNextOrchestrationAsync(LockDuration);
+
+        early.Should().BeNull();
+        due.Should().NotBeNull();
+        due!.DeliveryCount.Should().Be(2);
+        (await store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().BeNull();
+    }
+
     private static OrchestrationMessage Start(string id, string name, string? input) =>
         new(id, "exec-" + id, new ExecutionStartedEvent(name, input, "exec-" + id));
 

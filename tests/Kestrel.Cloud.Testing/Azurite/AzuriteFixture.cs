@@ -78,6 +78,21 @@ public sealed class AzuriteFixture : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Throws, with the emulator's exit code and output, when its process is no longer running (it crashed or
+    /// something killed it), so tests fail at once with the reason instead of after the SDK's retries.
+    /// </summary>
+    public void ThrowIfExited()
+    {
+        Process? p = this.process;
+        if (p is null || p.HasExited)
+        {
+            string code = p is null ? "unknown" : p.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            throw new InvalidOperationException(
+                $"Azurite is not running (exit code {code}); the tests that share this fixture cannot reach storage. Output:{Environment.NewLine}{Tail(this.Output)}");
+        }
+    }
+
     /// <summary>Starts an emulator; dispose it to stop it.</summary>
     public static async Task<AzuriteFixture> StartAsync(CancellationToken cancellationToken = default)
     {
