@@ -406,6 +406,13 @@ public sealed partial class AzureStorageOrchestrationStore
             return null;
         }
 
+        if (this.options.MaxWakeUpDelay == TimeSpan.Zero)
+        {
+            // Manual-clock test mode: the lock's expiry is judged on the store's clock, so the wake-up must
+            // not stay hidden on the queue's clock. Visible again, it finds the instance locked and waits.
+            await TryUpdateVisibilityAsync(receipt, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        }
+
         StoredDocument stored = result.Document!;
         return new OrchestrationWorkItem(
             stored.Doc.Record,

@@ -490,6 +490,27 @@ public sealed class StoreContractTests
         (await store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().BeNull();
     }
 
+    [Fact]
+    public async Task ZeroMaxWakeUpDelay_LockExpiresOnManualClock_AnotherWorkerTakesOverWithoutRealTime()
+    {
+        var clock = new ManualTimeProvider();
+        AzureStorageOrchestrationStore store = await this.NewStoreAsync(clock, o => o.MaxWakeUpDelay = TimeSpan.Zero);
+        await store.CreateInstanceAsync(Start("a", "Orch", null));
+        OrchestrationWorkItem first = (await store.TryLockNextOrchestrationAsync(TimeSpan.FromMinutes(1)))!;
+
+        OrchestrationWorkItem? whileLocked = await store.TryLockNextOrchestrationAsync(LockDuration);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        OrchestrationWorkItem? afterExpiry = await store.TryLockNextOrchestrationAsync(LockDuration);
+
+        whileLocked.Should().BeNull();
+        afterExpiry.Should().NotBeNull();
+        afterExpiry!.DeliveryCount.Should().Be(2);
+        Func<Task> loser = () => store.CompleteOrchestrationAsync(first, Finish(first, "\"first\""));
+        await loser.Should().ThrowAsync<StoreConcurrencyException>();
+        await store.CompleteOrchestrationAsync(afterExpiry, Finish(afterExpiry, "\"second\""));
+        (await store.GetInstanceAsync("a"))!.Output.Should().Be("\"second\"");
+    }
+
     private static OrchestrationMessage Start(string id, string name, string? input) =>
         new(id, "exec-" + id, new ExecutionStartedEvent(name, input, "exec-" + id));
 
