@@ -50,6 +50,38 @@ public sealed class OrchestrationTests
     }
 
     [Fact]
+    public async Task EngineSmokeScenario_ManualClockTestMode_RunsDeterministicallyLikeTheInMemoryStore()
+    {
+        // The engine's smoke test (tests/Kestrel.Cloud.Durable.Tests/SmokeTests.cs), unchanged but for the store:
+        // with MaxWakeUpDelay zero the manual clock alone decides when the timer fires.
+        var clock = new ManualTimeProvider();
+        var registry = new DurableTaskRegistry()
+            .AddActivityFunc<int, int>("Double", (_, x) => x * 2)
+            .AddOrchestratorFunc<int, string>("Main", async (ctx, n) =>
+            {
+                int a = await ctx.CallActivityAsync<int>("Double", n);
+                int[] fan = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => ctx.CallActivityAsync<int>("Double", i)));
+                await ctx.CreateTimer(TimeSpan.FromMinutes(5));
+                string ev = await ctx.WaitForExternalEvent<string>("go");
+                return $"{a}:{fan.Sum()}:{ev}";
+            });
+        Harness h = await Harness.CreateAsync(this.azurite, registry, clock, o => o.MaxWakeUpDelay = TimeSpan.Zero);
+
+        string id = await h.Client.ScheduleNewOrchestrationInstanceAsync("Main", 21);
+        await h.RunUntilIdleAsync();
+        (await h.Client.GetInstanceAsync(id))!.RuntimeStatus.Should().Be(OrchestrationRuntimeStatus.Running);
+
+        clock.Advance(TimeSpan.FromMinutes(5));
+        await h.Client.RaiseEventAsync(id, "go", "yes");
+        await h.RunUntilIdleAsync();
+
+        OrchestrationMetadata meta = (await h.Client.GetInstanceAsync(id, getInputsAndOutputs: true))!;
+        meta.FailureDetails.Should().BeNull();
+        meta.RuntimeStatus.Should().Be(OrchestrationRuntimeStatus.Completed);
+        meta.ReadOutputAs<string>().Should().Be("42:20:yes");
+    }
+
+    [Fact]
     public async Task FanOut_TwentyActivities_SumsEveryResultOnce()
     {
         var registry = new DurableTaskRegistry()

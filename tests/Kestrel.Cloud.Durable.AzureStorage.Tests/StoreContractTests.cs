@@ -511,6 +511,38 @@ public sealed class StoreContractTests
         (await store.GetInstanceAsync("a"))!.Output.Should().Be("\"second\"");
     }
 
+    [Fact]
+    public async Task CompleteOrchestration_LoserAppendedHistoryPastCommittedLength_WinnerStartsNewSegment()
+    {
+        var clock = new ManualTimeProvider();
+        AzureStorageOrchestrationStore store = await this.NewStoreAsync(clock, o => o.MaxWakeUpDelay = TimeSpan.Zero);
+        await store.CreateInstanceAsync(Start("a", "Orch", null));
+        OrchestrationWorkItem step1 = (await store.TryLockNextOrchestrationAsync(LockDuration))!;
+        await store.CompleteOrchestrationAsync(step1, Run(step1));
+        await store.SendMessageAsync(new OrchestrationMessage("a", null, new EventRaisedEvent("e", "1", "ev-1")));
+        OrchestrationWorkItem loser = (await store.TryLockNextOrchestrationAsync(TimeSpan.FromMinutes(1)))!;
+        clock.Advance(TimeSpan.FromMinutes(2));
+        OrchestrationWorkItem winner = (await store.TryLockNextOrchestrationAsync(LockDuration))!;
+
+        var loserCommit = new OrchestrationStepCommit
+        {
+            Instance = loser.Instance with { Status = OrchestrationRuntimeStatus.Terminated, HistoryCount = loser.Instance.HistoryCount + 2 },
+            NewEvents = [new OrchestratorStartedEvent(), new ExecutionTerminatedEvent("loser")],
+            Activities = [],
+            Messages = [],
+        };
+        Func<Task> lose = () => store.CompleteOrchestrationAsync(loser, loserCommit);
+        await lose.Should().ThrowAsync<StoreConcurrencyException>();
+        await store.CompleteOrchestrationAsync(winner, Run(winner));
+
+        InstanceDocument doc = (await store.ReadDocumentForTestsAsync("a"))!;
+        doc.History.Should().HaveCount(2, "the first segment has the loser's bytes past its committed length");
+        IReadOnlyList<HistoryEvent> history = await store.GetHistoryAsync("a");
+        history.Should().HaveCount(doc.Record.HistoryCount).And.HaveCount(4);
+        history.OfType<ExecutionTerminatedEvent>().Should().BeEmpty();
+        history.OfType<EventRaisedEvent>().Should().ContainSingle();
+    }
+
     private static OrchestrationMessage Start(string id, string name, string? input) =>
         new(id, "exec-" + id, new ExecutionStartedEvent(name, input, "exec-" + id));
 
