@@ -362,6 +362,9 @@ public sealed class AzuriteFixture : IDisposable, IAsyncDisposable
         p.BeginErrorReadLine();
         this.process = p;
 
+        // If the test host exits without disposing the fixture, do not leave the emulator running.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => this.Dispose();
+
         // Real time is unavoidable here: the emulator is another process. Probe with a bounded deadline.
         var deadline = Stopwatch.StartNew();
         while (true)
