@@ -1,0 +1,698 @@
+using Azure;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using Kestrel.Cloud.Durable.History;
+using Kestrel.Cloud.Durable.Storage;
+
+namespace Kestrel.Cloud.Durable.AzureStorage;
+
+/// <summary>The lock an orchestration work item holds: the document as locked, the messages it consumes, the wake-up that delivered it.</summary>
+internal sealed record OrchestrationLockState(StoredDocument Document, HashSet<string> Consumed, QueueReceipt? Wake);
+
+/// <summary>The lock an activity work item holds: its queue message.</summary>
+internal sealed record ActivityLockState(QueueReceipt Receipt, QueueEnvelope Envelope);
+
+/// <summary>Worker side: locking, committing and releasing work items.</summary>
+public sealed partial class AzureStorageOrchestrationStore
+{
+    /// <summary>Most queue messages one TryLockNext call looks at before it reports no work (messages that need no work are consumed on the way).</summary>
+    private const int MaxMessagesPerFetch = 32;
+
+    private enum LockKind
+    {
+        NotFound,
+        Busy,
+        Idle,
+        Locked,
+    }
+
+    /// <inheritdoc/>
+    public async Task<OrchestrationWorkItem?> TryLockNextOrchestrationAsync(TimeSpan lockDuration, CancellationToken cancellationToken = default)
+    {
+        TimeSpan visibility = QueueLockVisibility(lockDuration);
+
+        // Wake-ups this call sent back to the queue. Meeting one again means the call went round every
+        // visible message (only possible when MaxWakeUpDelay is zero): stop there.
+        var requeued = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < MaxMessagesPerFetch; i++)
+        {
+            Response<QueueMessage> response = await this.controlQueue.ReceiveMessageAsync(visibility, cancellationToken).ConfigureAwait(false);
+            if (response.Value is not { } message)
+            {
+                return null;
+            }
+
+            var receipt = new QueueReceipt(this.controlQueue, message.MessageId, message.PopReceipt, message.Body.ToString());
+            QueueEnvelope? envelope = QueueEnvelope.TryParse(receipt.Text);
+            bool cameRound = envelope is not null && requeued.Contains(envelope.Id);
+            OrchestrationWorkItem? item = await this.ProcessWakeAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, cancellationToken).ConfigureAwait(false);
+            if (item is not null || cameRound)
+            {
+                return item;
+            }
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public async Task CompleteOrchestrationAsync(OrchestrationWorkItem workItem, OrchestrationStepCommit commit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workItem);
+        ArgumentNullException.ThrowIfNull(commit);
+        OrchestrationLockState state = LockStateOf(workItem);
+        string id = workItem.InstanceId;
+        string token = workItem.LockToken;
+        if (!string.Equals(state.Document.Doc.LockToken, token, StringComparison.Ordinal))
+        {
+            throw LockLost(id);
+        }
+
+        // 1. History first: bytes past the committed length are ignored until the document says otherwise.
+        List<HistorySegment> segments = await this.AppendHistoryAsync(id, state.Document.Doc, commit.ReplaceHistory, commit.NewEvents, token, cancellationToken).ConfigureAwait(false);
+        int historyCount = segments.Sum(s => s.Count);
+
+        // 2. The outbox, with ids fixed before the first attempt so a retried write keeps them.
+        var produced = new List<OutboxEntry>();
+        var toSelf = new List<(string Id, OrchestrationMessage Message)>();
+        foreach (ActivityRequest activity in commit.Activities)
+        {
+            produced.Add(new OutboxEntry { Id = NewId(), Kind = OutboxKind.Activity, Activity = activity });
+        }
+
+        foreach (OrchestrationMessage message in commit.Messages)
+        {
+            if (string.Equals(message.InstanceId, id, StringComparison.Ordinal))
+            {
+                toSelf.Add((NewId(), message));
+            }
+            else
+            {
+                produced.Add(new OutboxEntry { Id = NewId(), Kind = OutboxKind.Message, Message = message });
+            }
+        }
+
+        // 3. The commit: one conditional write of the document.
+        DateTime now = this.Now;
+        List<HistorySegment> dropped = new();
+        var (_, stored) = await this.MutateAsync(
+            id,
+            doc =>
+            {
+                if (doc is null || !string.Equals(doc.LockToken, token, StringComparison.Ordinal))
+                {
+                    throw LockLost(id);
+                }
+
+                dropped = commit.ReplaceHistory ? doc.History.ToList() : new List<HistorySegment>();
+                doc.Inbox.RemoveAll(e => state.Consumed.Contains(e.Id));
+                doc.RememberApplied(state.Consumed, this.options.AppliedMessageIdsToKeep);
+                doc.History = segments.Select(s => new HistorySegment { Blob = s.Blob, Length = s.Length, Count = s.Count, Blocks = s.Blocks }).ToList();
+                doc.Record = commit.Instance with { HistoryCount = historyCount, LastUpdatedAt = now };
+                doc.Outbox.AddRange(produced);
+                var futureWakes = new SortedSet<DateTime>();
+                foreach ((string messageId, OrchestrationMessage message) in toSelf)
+                {
+                    this.RouteToSelf(doc, messageId, message);
+                    if (message.VisibleAt is { } due && due > now)
+                    {
+                        futureWakes.Add(due);
+                    }
+                }
+
+                foreach (DateTime due in futureWakes)
+                {
+                    doc.Outbox.Add(new OutboxEntry { Id = NewId(), Kind = OutboxKind.Wake, DueAt = due });
+                }
+
+                if (doc.Outbox.Count == 0)
+                {
+                    doc.LockToken = null;
+                }
+
+                return (doc, true);
+            },
+            state.Document,
+            cancellationToken).ConfigureAwait(false);
+
+        // 4. Dispatch, then clear the outbox (and release the lock). A crash before the clear is repaired at the next lock.
+        InstanceDocument written = stored!.Doc;
+        if (written.Outbox.Count > 0)
+        {
+            if (this.BeforeDispatch is { } hook)
+            {
+                await hook(id).ConfigureAwait(false);
+            }
+
+            await this.DispatchOutboxAsync(id, written, cancellationToken).ConfigureAwait(false);
+            // The document as written is the likely current one: try it first (a lost race re-reads).
+            stored = await this.ClearOutboxAsync(id, written.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, releaseLock: true, Copy(stored), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (dropped.Count > 0)
+        {
+            await this.TryDeleteSegmentsAsync(id, dropped).ConfigureAwait(false);
+        }
+
+        // 5. Messages that arrived during the step (their own wake-ups found the instance locked), and the
+        // wake-up that delivered this step, which is no longer needed.
+        DateTime after = this.Now;
+        Task leftovers = stored is not null && !stored.Doc.IsLockedAt(after) && stored.Doc.Inbox.Exists(e => e.VisibleAt <= after)
+            ? (Task)this.SendWakeAsync(id, after, cancellationToken)
+            : Task.CompletedTask;
+        Task consumed = state.Wake is { } wake ? TryDeleteMessageAsync(wake, cancellationToken) : Task.CompletedTask;
+        await Task.WhenAll(leftovers, consumed).ConfigureAwait(false);
+
+        this.Signals.NotifyInstanceChanged(id);
+    }
+
+    /// <inheritdoc/>
+    public async Task AbandonOrchestrationAsync(OrchestrationWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workItem);
+        OrchestrationLockState state = LockStateOf(workItem);
+        string token = workItem.LockToken;
+        DateTime now = this.Now;
+        DateTime visibleAt = now + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+        var (released, _) = await this.MutateAsync(
+            workItem.InstanceId,
+            doc =>
+            {
+                if (doc is null || !string.Equals(doc.LockToken, token, StringComparison.Ordinal))
+                {
+                    return (null, false);
+                }
+
+                foreach (InboxEntry entry in doc.Inbox.Where(e => state.Consumed.Contains(e.Id)))
+                {
+                    entry.VisibleAt = visibleAt;
+                }
+
+                doc.LockToken = null;
+                return (doc, true);
+            },
+            null,
+            cancellationToken).ConfigureAwait(false);
+
+        if (released)
+        {
+            // The same wake-up comes back after the delay, counting as a failed delivery towards MaxDequeueCount.
+            TimeSpan visibility = this.VisibilityDelay(visibleAt - now);
+            if (state.Wake is null || !await TryUpdateVisibilityAsync(state.Wake, visibility, cancellationToken).ConfigureAwait(false))
+            {
+                await this.SendWakeAsync(workItem.InstanceId, visibleAt, cancellationToken).ConfigureAwait(false);
+            }
+            else if (visibility > TimeSpan.Zero)
+            {
+                this.wakeUps.Add(WorkItemKind.Orchestration, now + visibility);
+            }
+        }
+
+        this.Signals.NotifyOrchestrationWork();
+    }
+
+    /// <inheritdoc/>
+    public async Task<ActivityWorkItem?> TryLockNextActivityAsync(TimeSpan lockDuration, CancellationToken cancellationToken = default)
+    {
+        TimeSpan visibility = QueueLockVisibility(lockDuration);
+        for (int i = 0; i < MaxMessagesPerFetch; i++)
+        {
+            Response<QueueMessage> response = await this.activityQueue.ReceiveMessageAsync(visibility, cancellationToken).ConfigureAwait(false);
+            if (response.Value is not { } message)
+            {
+                return null;
+            }
+
+            var receipt = new QueueReceipt(this.activityQueue, message.MessageId, message.PopReceipt, message.Body.ToString());
+            ActivityWorkItem? item = await this.ProcessActivityMessageAsync(receipt, QueueEnvelope.TryParse(receipt.Text), message.DequeueCount, cancellationToken).ConfigureAwait(false);
+            if (item is not null)
+            {
+                return item;
+            }
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> RenewActivityLockAsync(ActivityWorkItem workItem, TimeSpan lockDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workItem);
+        ActivityLockState state = LockStateOf(workItem);
+        if (!await TryUpdateVisibilityAsync(state.Receipt, QueueLockVisibility(lockDuration), cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        workItem.LockToken = state.Receipt.PopReceipt;
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> CompleteActivityAsync(ActivityWorkItem workItem, OrchestrationMessage result, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workItem);
+        ArgumentNullException.ThrowIfNull(result);
+        ActivityLockState state = LockStateOf(workItem);
+
+        // Prove the lock (and keep the message hidden while the result is recorded); a lost lock changes nothing.
+        if (!await TryUpdateVisibilityAsync(state.Receipt, this.options.CompletionVisibilityTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        workItem.LockToken = state.Receipt.PopReceipt;
+
+        // The result's id derives from the activity message's id: a second run's result is a duplicate.
+        await this.AppendToInboxAsync(result, ResultId(state.Envelope), state.Envelope.Incarnation, cancellationToken).ConfigureAwait(false);
+        await TryDeleteMessageAsync(state.Receipt, cancellationToken).ConfigureAwait(false);
+        await this.TryDeletePayloadAsync(state.Envelope).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public async Task AbandonActivityAsync(ActivityWorkItem workItem, TimeSpan delay, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workItem);
+        ActivityLockState state = LockStateOf(workItem);
+        TimeSpan visibility = this.VisibilityDelay(delay);
+        if (await TryUpdateVisibilityAsync(state.Receipt, visibility, cancellationToken).ConfigureAwait(false))
+        {
+            workItem.LockToken = state.Receipt.PopReceipt;
+            if (visibility > TimeSpan.Zero)
+            {
+                this.wakeUps.Add(WorkItemKind.Activity, this.Now + visibility);
+            }
+        }
+
+        this.Signals.NotifyActivityWork();
+    }
+
+    /// <summary>
+    /// Locks the work of exactly one queue message delivered by an Azure Functions queue trigger (on the
+    /// control queue or the activity queue). Returns the work item to run with the engine's
+    /// <c>DurableTaskWorker.ProcessOrchestrationAsync</c> / <c>ProcessActivityAsync</c>, or null when the message
+    /// needed no work (it was consumed, re-scheduled or moved to the poison queue). Pass the engine's
+    /// OrchestrationLockDuration for control messages and ActivityLockDuration for activity messages. Throws
+    /// <see cref="FormatException"/> for a message this store did not write (the host then retries and
+    /// eventually moves it to its own poison queue).
+    /// </summary>
+    public async Task<QueueWorkItem?> TryLockFromQueueMessageAsync(
+        string messageText, string messageId, string popReceipt, long dequeueCount, TimeSpan lockDuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(messageId);
+        ArgumentException.ThrowIfNullOrEmpty(popReceipt);
+        QueueEnvelope envelope = QueueEnvelope.TryParse(messageText)
+            ?? throw new FormatException(
+                $"Queue message '{messageId}' is not a message of the Azure Storage store (expected JSON with \"k\" and \"id\"). " +
+                "Only the store's control and activity queues may be bound to the work endpoints.");
+        if (envelope.Kind == QueueEnvelope.ActivityKind)
+        {
+            var receipt = new QueueReceipt(this.activityQueue, messageId, popReceipt, envelope.ToJson());
+            ActivityWorkItem? activity = await this.ProcessActivityMessageAsync(receipt, envelope, dequeueCount, cancellationToken).ConfigureAwait(false);
+            return activity is null ? null : new QueueWorkItem(activity);
+        }
+
+        var wake = new QueueReceipt(this.controlQueue, messageId, popReceipt, envelope.ToJson());
+        OrchestrationWorkItem? orchestration = await this.ProcessWakeAsync(wake, envelope, dequeueCount, lockDuration, null, cancellationToken).ConfigureAwait(false);
+        return orchestration is null ? null : new QueueWorkItem(orchestration);
+    }
+
+    /// <summary>A deep copy, so a write attempt that mutates it leaves the original intact.</summary>
+    private static StoredDocument Copy(StoredDocument stored) =>
+        new(StoreJson.Deserialize<InstanceDocument>(StoreJson.Serialize(stored.Doc)), stored.ETag);
+
+    private static string ResultId(QueueEnvelope envelope) => envelope.Id + "-result";
+
+    private static OrchestrationLockState LockStateOf(OrchestrationWorkItem item) =>
+        item.StoreState as OrchestrationLockState
+        ?? throw new ArgumentException("The work item was not locked by an AzureStorageOrchestrationStore.", nameof(item));
+
+    private static ActivityLockState LockStateOf(ActivityWorkItem item) =>
+        item.StoreState as ActivityLockState
+        ?? throw new ArgumentException("The work item was not locked by an AzureStorageOrchestrationStore.", nameof(item));
+
+    /// <summary>A lock duration as a queue visibility: whole seconds rounded up, 1 second to 7 days.</summary>
+    private static TimeSpan QueueLockVisibility(TimeSpan lockDuration)
+    {
+        double seconds = Math.Ceiling(Math.Max(1, lockDuration.TotalSeconds));
+        return TimeSpan.FromSeconds(Math.Min(seconds, AzureStorageStoreOptions.MaxQueueVisibilityTimeout.TotalSeconds));
+    }
+
+    /// <summary>Handles one wake-up: returns a locked work item, or null after consuming, re-scheduling or poisoning it.</summary>
+    private async Task<OrchestrationWorkItem?> ProcessWakeAsync(
+        QueueReceipt receipt, QueueEnvelope? envelope, long dequeueCount, TimeSpan lockDuration, HashSet<string>? requeued, CancellationToken cancellationToken)
+    {
+        if (envelope is not { Kind: QueueEnvelope.WakeKind, InstanceId: not null })
+        {
+            await this.SendToPoisonQueueAsync(receipt, dequeueCount, "The control-queue message is not a wake-up written by this store; it was set aside unread.", null, cancellationToken).ConfigureAwait(false);
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        string id = envelope.InstanceId;
+        if (envelope.DueAt is { } due && due > this.Now)
+        {
+            // Early: a timer further out than one queue delay, or clocks that disagree. Re-send with a fresh count.
+            requeued?.Add(await this.SendWakeAsync(id, due, cancellationToken).ConfigureAwait(false));
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        if (dequeueCount > this.options.MaxDequeueCount)
+        {
+            string reason =
+                $"The control-queue message for instance '{id}' was dequeued {dequeueCount} times without its step completing " +
+                $"(AzureStorageStoreOptions.MaxDequeueCount = {this.options.MaxDequeueCount}); it was moved to the queue '{this.names.PoisonQueue}' " +
+                "and the instance was failed so it does not retry forever. The worker logs have the errors.";
+            DateTime? busyUntil = await this.FailInstanceAsync(id, reason, lockDuration, cancellationToken).ConfigureAwait(false);
+            if (busyUntil is { } until)
+            {
+                // Another worker holds the instance right now: it is making progress, so this is not poison yet.
+                requeued?.Add(await this.SendWakeAsync(id, until, cancellationToken).ConfigureAwait(false));
+            }
+            else
+            {
+                await this.SendToPoisonQueueAsync(receipt, dequeueCount, reason, id, cancellationToken).ConfigureAwait(false);
+            }
+
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        LockResult result = await this.LockAsync(id, lockDuration, force: false, cancellationToken).ConfigureAwait(false);
+        switch (result.Kind)
+        {
+            case LockKind.Busy:
+                // Comes back when the lock expires; the holder also wakes the instance for leftovers when it commits.
+                requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value, cancellationToken).ConfigureAwait(false));
+                await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+                return null;
+            case LockKind.Idle or LockKind.NotFound:
+                if (result.Until is { } next)
+                {
+                    requeued?.Add(await this.SendWakeAsync(id, next, cancellationToken).ConfigureAwait(false));
+                }
+
+                await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+                return null;
+        }
+
+        if (result.Messages.Count == 0)
+        {
+            // The lock only repaired an outbox (and was released).
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        if (this.options.MaxWakeUpDelay == TimeSpan.Zero)
+        {
+            // Manual-clock test mode: the lock's expiry is judged on the store's clock, so the wake-up must
+            // not stay hidden on the queue's clock. Visible again, it finds the instance locked and waits.
+            await TryUpdateVisibilityAsync(receipt, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        }
+
+        StoredDocument stored = result.Document!;
+        return new OrchestrationWorkItem(
+            stored.Doc.Record,
+            result.Messages.Select(e => e.Message).ToList(),
+            result.Token!,
+            result.Messages.Max(e => e.DeliveryCount),
+            new OrchestrationLockState(stored, result.Messages.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), receipt));
+    }
+
+    /// <summary>
+    /// Locks an instance for a step: marks its visible inbox messages delivered once more and writes a lock
+    /// token. First re-dispatches an outbox a previous step left behind. With <paramref name="force"/> the
+    /// instance is locked even with nothing to apply (to fail it).
+    /// </summary>
+    private async Task<LockResult> LockAsync(string instanceId, TimeSpan lockDuration, bool force, CancellationToken cancellationToken)
+    {
+        string token = NewId();
+        List<string> visibleIds = new();
+        var (result, stored) = await this.MutateAsync(
+            instanceId,
+            doc =>
+            {
+                if (doc is null)
+                {
+                    return (null, LockResult.Of(LockKind.NotFound));
+                }
+
+                DateTime now = this.Now;
+                if (doc.IsLockedAt(now))
+                {
+                    return (null, LockResult.Of(LockKind.Busy, doc.LockExpiresAt));
+                }
+
+                var visible = doc.Inbox.Where(e => e.VisibleAt <= now).OrderBy(e => e.Seq).ToList();
+                if (visible.Count == 0 && doc.Outbox.Count == 0 && !force)
+                {
+                    return (null, LockResult.Of(LockKind.Idle, doc.EarliestFutureMessage(now)));
+                }
+
+                foreach (InboxEntry entry in visible)
+                {
+                    entry.DeliveryCount++;
+                }
+
+                visibleIds = visible.Select(e => e.Id).ToList();
+                doc.LockToken = token;
+                doc.LockExpiresAt = now + lockDuration;
+                return (doc, LockResult.Of(LockKind.Locked));
+            },
+            null,
+            cancellationToken).ConfigureAwait(false);
+
+        if (result.Kind != LockKind.Locked)
+        {
+            return result;
+        }
+
+        if (stored!.Doc.Outbox.Count > 0)
+        {
+            Log.OutboxRepaired(this.logger, instanceId, stored.Doc.Outbox.Count);
+            await this.DispatchOutboxAsync(instanceId, stored.Doc, cancellationToken).ConfigureAwait(false);
+            bool release = visibleIds.Count == 0 && !force;
+            stored = await this.ClearOutboxAsync(instanceId, stored.Doc.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, release, Copy(stored), cancellationToken).ConfigureAwait(false);
+            if (stored is null || (!release && !string.Equals(stored.Doc.LockToken, token, StringComparison.Ordinal)))
+            {
+                return LockResult.Of(LockKind.NotFound);
+            }
+
+            if (release)
+            {
+                return new LockResult(LockKind.Locked, null, null, stored, Array.Empty<InboxEntry>());
+            }
+        }
+
+        var byId = visibleIds.ToHashSet(StringComparer.Ordinal);
+        List<InboxEntry> messages = stored.Doc.Inbox.Where(e => byId.Contains(e.Id)).OrderBy(e => e.Seq).ToList();
+        return new LockResult(LockKind.Locked, null, token, stored, messages);
+    }
+
+    /// <summary>
+    /// Fails an instance whose work keeps failing: commits OrchestratorStarted + ExecutionCompleted(Failed) as a
+    /// step, consuming its visible messages and telling its parent. Returns the lock's expiry when another
+    /// worker holds the instance (nothing was changed), else null.
+    /// </summary>
+    private async Task<DateTime?> FailInstanceAsync(string instanceId, string reason, TimeSpan lockDuration, CancellationToken cancellationToken)
+    {
+        LockResult locked = await this.LockAsync(instanceId, lockDuration, force: true, cancellationToken).ConfigureAwait(false);
+        if (locked.Kind == LockKind.Busy)
+        {
+            return locked.Until;
+        }
+
+        if (locked.Kind != LockKind.Locked)
+        {
+            return null;
+        }
+
+        StoredDocument stored = locked.Document!;
+        InstanceRecord record = stored.Doc.Record;
+        var item = new OrchestrationWorkItem(
+            record,
+            locked.Messages.Select(e => e.Message).ToList(),
+            locked.Token!,
+            locked.Messages.Count == 0 ? 1 : locked.Messages.Max(e => e.DeliveryCount),
+            new OrchestrationLockState(stored, locked.Messages.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), null));
+        OrchestrationStepCommit commit;
+        if (record.Status.IsTerminal())
+        {
+            commit = new OrchestrationStepCommit { Instance = record, NewEvents = [], Activities = [], Messages = [] };
+        }
+        else
+        {
+            DateTime now = this.Now;
+            var failure = new TaskFailureDetails(PoisonErrorType, reason);
+            var events = new List<HistoryEvent>
+            {
+                new OrchestratorStartedEvent { Timestamp = now },
+                new ExecutionCompletedEvent(OrchestrationRuntimeStatus.Failed, null, failure) { Timestamp = now },
+            };
+            IReadOnlyList<HistoryEvent> history = await this.ReadHistoryAsync(instanceId, stored.Doc, cancellationToken).ConfigureAwait(false);
+            ParentInstanceInfo? parent = history.OfType<ExecutionStartedEvent>().FirstOrDefault()?.Parent
+                ?? item.Messages.Select(m => m.Event).OfType<ExecutionStartedEvent>().FirstOrDefault()?.Parent;
+            var messages = new List<OrchestrationMessage>();
+            if (parent is not null)
+            {
+                messages.Add(new OrchestrationMessage(parent.InstanceId, parent.ExecutionId, new SubOrchestrationFailedEvent(parent.TaskScheduledId, failure) { Timestamp = now }));
+            }
+
+            commit = new OrchestrationStepCommit
+            {
+                Instance = record with { Status = OrchestrationRuntimeStatus.Failed, Failure = failure, HistoryCount = record.HistoryCount + events.Count },
+                NewEvents = events,
+                Activities = [],
+                Messages = messages,
+            };
+        }
+
+        await this.CompleteOrchestrationAsync(item, commit, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>Handles one activity message: returns a work item, or null after dropping or poisoning it.</summary>
+    private async Task<ActivityWorkItem?> ProcessActivityMessageAsync(QueueReceipt receipt, QueueEnvelope? envelope, long dequeueCount, CancellationToken cancellationToken)
+    {
+        if (envelope is not { Kind: QueueEnvelope.ActivityKind, InstanceId: not null, ExecutionId: not null, Name: not null })
+        {
+            await this.SendToPoisonQueueAsync(receipt, dequeueCount, "The activity-queue message is not an activity written by this store; it was set aside unread.", null, cancellationToken).ConfigureAwait(false);
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        if (dequeueCount > this.options.MaxDequeueCount)
+        {
+            string reason =
+                $"The work item of activity '{envelope.Name}' (task #{envelope.TaskId}) of instance '{envelope.InstanceId}' was dequeued {dequeueCount} times " +
+                $"without completing (AzureStorageStoreOptions.MaxDequeueCount = {this.options.MaxDequeueCount}); it was moved to the queue '{this.names.PoisonQueue}'. " +
+                "The worker probably crashed or was stopped while running it; the worker logs have the errors.";
+            await this.SendToPoisonQueueAsync(receipt, dequeueCount, reason, envelope.InstanceId, cancellationToken).ConfigureAwait(false);
+            var failed = new TaskFailedEvent(envelope.TaskId, new TaskFailureDetails(PoisonErrorType, reason)) { Timestamp = this.Now };
+            await this.AppendToInboxAsync(new OrchestrationMessage(envelope.InstanceId, envelope.ExecutionId, failed), ResultId(envelope), envelope.Incarnation, cancellationToken).ConfigureAwait(false);
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            await this.TryDeletePayloadAsync(envelope).ConfigureAwait(false);
+            return null;
+        }
+
+        // Activities of a purged or replaced instance do not run (as in the in-memory store).
+        string? incarnation = await this.ReadIncarnationAsync(envelope.InstanceId, cancellationToken).ConfigureAwait(false);
+        if (incarnation is null || (envelope.Incarnation is not null && !string.Equals(incarnation, envelope.Incarnation, StringComparison.Ordinal)))
+        {
+            Log.MessageDropped(this.logger, receipt.MessageId, $"activity '{envelope.Name}' belongs to instance '{envelope.InstanceId}', which no longer exists");
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            await this.TryDeletePayloadAsync(envelope).ConfigureAwait(false);
+            return null;
+        }
+
+        string? input = envelope.Input;
+        if (envelope.PayloadBlob is { } blob)
+        {
+            try
+            {
+                Response<BlobDownloadResult> payload = await this.payloadsContainer.GetBlobClient(blob).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+                input = payload.Value.Content.ToString();
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                Log.MessageDropped(this.logger, receipt.MessageId, $"the input of activity '{envelope.Name}' (blob '{blob}') is gone with its instance");
+                await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+        }
+
+        var request = new ActivityRequest(envelope.InstanceId, envelope.ExecutionId, envelope.TaskId, envelope.Name, input);
+        return new ActivityWorkItem(request, receipt.PopReceipt, (int)Math.Min(dequeueCount, int.MaxValue), new ActivityLockState(receipt, envelope));
+    }
+
+    private async Task<string?> ReadIncarnationAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Response<BlobProperties> properties = await this.instancesContainer.GetBlobClient(StorageNames.InstanceBlob(instanceId))
+                .GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            return properties.Value.Metadata.TryGetValue("inc", out string? inc) ? inc : string.Empty;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return null;
+        }
+    }
+
+    private async Task TryDeletePayloadAsync(QueueEnvelope envelope)
+    {
+        if (envelope.PayloadBlob is not { } blob)
+        {
+            return;
+        }
+
+        try
+        {
+            await this.payloadsContainer.DeleteBlobIfExistsAsync(blob).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex)
+        {
+            Log.CleanupFailed(this.logger, envelope.InstanceId ?? string.Empty, ex);
+        }
+    }
+
+    private void RouteToSelf(InstanceDocument doc, string messageId, OrchestrationMessage message)
+    {
+        if (message.Event is ExecutionStartedEvent es
+            && !string.Equals(doc.Record.ExecutionId, es.ExecutionId, StringComparison.Ordinal)
+            && InstanceCreation.RejectionFor(message, doc.Record.Status) is { } rejection)
+        {
+            string rejectionId = messageId + "-rejected";
+            if (string.Equals(rejection.InstanceId, doc.Record.InstanceId, StringComparison.Ordinal))
+            {
+                doc.Enqueue(rejectionId, rejection);
+            }
+            else
+            {
+                doc.Outbox.Add(new OutboxEntry { Id = rejectionId, Kind = OutboxKind.Message, Message = rejection });
+            }
+
+            return;
+        }
+
+        if (!doc.Knows(messageId))
+        {
+            doc.Enqueue(messageId, message);
+        }
+    }
+
+    private sealed record LockResult(LockKind Kind, DateTime? Until, string? Token, StoredDocument? Document, IReadOnlyList<InboxEntry> Messages)
+    {
+        public static LockResult Of(LockKind kind, DateTime? until = null) => new(kind, until, null, null, Array.Empty<InboxEntry>());
+    }
+}
+
+/// <summary>The work of one queue message delivered by a Functions trigger: an orchestration step or an activity.</summary>
+public sealed class QueueWorkItem
+{
+    /// <summary>Wraps an orchestration step.</summary>
+    public QueueWorkItem(OrchestrationWorkItem orchestration)
+    {
+        this.Kind = WorkItemKind.Orchestration;
+        this.Orchestration = orchestration;
+    }
+
+    /// <summary>Wraps an activity.</summary>
+    public QueueWorkItem(ActivityWorkItem activity)
+    {
+        this.Kind = WorkItemKind.Activity;
+        this.Activity = activity;
+    }
+
+    /// <summary>Which of the two it is.</summary>
+    public WorkItemKind Kind { get; }
+
+    /// <summary>The orchestration step, when <see cref="Kind"/> is Orchestration.</summary>
+    public OrchestrationWorkItem? Orchestration { get; }
+
+    /// <summary>The activity, when <see cref="Kind"/> is Activity.</summary>
+    public ActivityWorkItem? Activity { get; }
+}
