@@ -184,11 +184,8 @@ public sealed partial class AzureStorageOrchestrationStore
                     return (null, false);
                 }
 
-                foreach (InboxEntry entry in doc.Inbox.Where(e => state.Consumed.Contains(e.Id)))
-                {
-                    entry.VisibleAt = visibleAt;
-                }
-
+                // The instance waits as a whole, so a message that arrives meanwhile cannot overtake the released ones.
+                doc.NotBefore = visibleAt;
                 doc.LockToken = null;
                 return (doc, true);
             },
@@ -444,6 +441,11 @@ public sealed partial class AzureStorageOrchestrationStore
                 if (doc.IsLockedAt(now))
                 {
                     return (null, LockResult.Of(LockKind.Busy, doc.LockExpiresAt));
+                }
+
+                if (!force && doc.NotBefore > now)
+                {
+                    return (null, LockResult.Of(LockKind.Busy, doc.NotBefore));
                 }
 
                 var visible = doc.Inbox.Where(e => e.VisibleAt <= now).OrderBy(e => e.Seq).ToList();

@@ -27,6 +27,9 @@ internal sealed class InstanceDocument
 
     public DateTime LockExpiresAt { get; set; }
 
+    /// <summary>Not locked for a step before this time (set by an abandon with a delay, so later messages cannot overtake).</summary>
+    public DateTime NotBefore { get; set; }
+
     public long NextSeq { get; set; }
 
     public List<InboxEntry> Inbox { get; set; } = new();

@@ -309,7 +309,8 @@ public sealed class StoreContractTests
                 return x * 10;
             })
             .AddOrchestratorFunc<int, int>("UsesOnce", (ctx, x) => ctx.CallActivityAsync<int>("Once", x));
-        Harness h = await Harness.CreateAsync(this.azurite, registry, new ManualTimeProvider());
+        var clock = new ManualTimeProvider();
+        Harness h = await Harness.CreateAsync(this.azurite, registry, clock);
         int crashes = 0;
         h.Store.BeforeDispatch = _ => Interlocked.Increment(ref crashes) == 1
             ? throw new IOException("simulated crash between the commit and the dispatch")
@@ -324,6 +325,8 @@ public sealed class StoreContractTests
         doc.Outbox.Should().ContainSingle().Which.Kind.Should().Be(OutboxKind.Activity);
         (await Harness.ApproximateCountAsync(h.Store.ActivityQueue)).Should().Be(0, "nothing was dispatched");
 
+        // The worker released the step with its retry delay; the instance is held back as a whole until then.
+        clock.Advance(TimeSpan.FromSeconds(1));
         OrchestrationMetadata meta = await h.DriveToCompletionAsync(id);
 
         meta.ReadOutputAs<int>().Should().Be(40);
