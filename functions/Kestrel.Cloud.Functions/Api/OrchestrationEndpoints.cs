@@ -211,33 +211,29 @@ public static class OrchestrationEndpoints
         return TypedResults.Accepted((string?)null);
     }
 
-    private static async Task<IResult> TerminateAsync(string instanceId, HttpContext context, Services s)
-    {
-        ValidateInstanceId(instanceId);
-        string? reason = QueryParameters.GetString(context.Request.Query, "reason", MaxReasonLength);
-        await RequireUnfinishedAsync(instanceId, "be terminated", context, s);
-        await s.Client.TerminateInstanceAsync(instanceId, reason, context.RequestAborted);
-        Log.InstanceOperationRequested(s.Logger, instanceId, "terminate");
-        return TypedResults.Accepted((string?)null);
-    }
+    private static Task<IResult> TerminateAsync(string instanceId, HttpContext context, Services s) =>
+        ControlAsync(instanceId, "be terminated", "terminate", context, s, (c, id, reason, ct) => c.TerminateInstanceAsync(id, reason, ct));
 
-    private static async Task<IResult> SuspendAsync(string instanceId, HttpContext context, Services s)
-    {
-        ValidateInstanceId(instanceId);
-        string? reason = QueryParameters.GetString(context.Request.Query, "reason", MaxReasonLength);
-        await RequireUnfinishedAsync(instanceId, "be suspended", context, s);
-        await s.Client.SuspendInstanceAsync(instanceId, reason, context.RequestAborted);
-        Log.InstanceOperationRequested(s.Logger, instanceId, "suspend");
-        return TypedResults.Accepted((string?)null);
-    }
+    private static Task<IResult> SuspendAsync(string instanceId, HttpContext context, Services s) =>
+        ControlAsync(instanceId, "be suspended", "suspend", context, s, (c, id, reason, ct) => c.SuspendInstanceAsync(id, reason, ct));
 
-    private static async Task<IResult> ResumeAsync(string instanceId, HttpContext context, Services s)
+    private static Task<IResult> ResumeAsync(string instanceId, HttpContext context, Services s) =>
+        ControlAsync(instanceId, "be resumed", "resume", context, s, (c, id, reason, ct) => c.ResumeInstanceAsync(id, reason, ct));
+
+    /// <summary>Terminate, suspend and resume: validate, read the optional reason, refuse finished instances, send, 202.</summary>
+    private static async Task<IResult> ControlAsync(
+        string instanceId,
+        string operation,
+        string logName,
+        HttpContext context,
+        Services s,
+        Func<DurableTaskClient, string, string?, CancellationToken, Task> send)
     {
         ValidateInstanceId(instanceId);
         string? reason = QueryParameters.GetString(context.Request.Query, "reason", MaxReasonLength);
-        await RequireUnfinishedAsync(instanceId, "be resumed", context, s);
-        await s.Client.ResumeInstanceAsync(instanceId, reason, context.RequestAborted);
-        Log.InstanceOperationRequested(s.Logger, instanceId, "resume");
+        await RequireUnfinishedAsync(instanceId, operation, context, s);
+        await send(s.Client, instanceId, reason, context.RequestAborted);
+        Log.InstanceOperationRequested(s.Logger, instanceId, logName);
         return TypedResults.Accepted((string?)null);
     }
 
