@@ -54,4 +54,70 @@ public abstract partial class OrchestrationStoreConformanceTests
             await host.StopAsync(CancellationToken.None);
         }
     }
+
+    /// <summary>
+    /// Proves graceful shutdown loses nothing: an activity still running when the host stops is cancelled after
+    /// ShutdownTimeout and released (not completed, not lost); a second host on the same store, as a restarted process,
+    /// runs it again and the instance completes with the right output.
+    /// </summary>
+    [Fact]
+    public async Task HostedDispatcher_StoppedWhileActivityRuns_ReleasesItAndNextHostCompletesIt()
+    {
+        IOrchestrationStore store = this.CreateStore(TimeProvider.System);
+        this.TrackForDisposal(store);
+        var firstAttemptStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int attempts = 0;
+        bool block = true;
+        IHost BuildHost() => new HostBuilder()
+            .ConfigureServices(services => services
+                .AddSingleton(store)
+                .AddDurableTask(registry => registry
+                    .AddActivityFunc<int, int>("Slow", async (ctx, x) =>
+                    {
+                        Interlocked.Increment(ref attempts);
+                        if (Volatile.Read(ref block))
+                        {
+                            firstAttemptStarted.TrySetResult();
+                            await Task.Delay(Timeout.Infinite, ctx.CancellationToken);
+                        }
+
+                        return x + 1;
+                    })
+                    .AddOrchestratorFunc<int, int>("UsesSlow", (ctx, x) => ctx.CallActivityAsync<int>("Slow", x)))
+                .Configure<DurableTaskOptions>(o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(200))
+                .AddDurableTaskDispatcher())
+            .Build();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        string id;
+        using (IHost first = BuildHost())
+        {
+            await first.StartAsync(timeout.Token);
+            id = await first.Services.GetRequiredService<DurableTaskClient>().ScheduleNewOrchestrationInstanceAsync("UsesSlow", 41, cancellationToken: timeout.Token);
+            await firstAttemptStarted.Task.WaitAsync(timeout.Token);
+            await first.StopAsync(CancellationToken.None);
+        }
+
+        (await store.GetInstanceAsync(id))!.Status.Should().Be(OrchestrationRuntimeStatus.Running, "the activity was released, not completed");
+        ActivityWorkItem? released = await store.TryLockNextActivityAsync(TimeSpan.FromSeconds(30));
+        released.Should().NotBeNull("shutdown released the activity at once instead of leaving it locked until its lock expires");
+        await store.AbandonActivityAsync(released!, TimeSpan.Zero);
+        Volatile.Write(ref block, false);
+
+        using IHost second = BuildHost();
+        await second.StartAsync(timeout.Token);
+        try
+        {
+            OrchestrationMetadata done = await second.Services.GetRequiredService<DurableTaskClient>()
+                .WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+
+            done.RuntimeStatus.Should().Be(OrchestrationRuntimeStatus.Completed);
+            done.ReadOutputAs<int>().Should().Be(42);
+            attempts.Should().Be(2, "the released activity ran again on the second host");
+        }
+        finally
+        {
+            await second.StopAsync(CancellationToken.None);
+        }
+    }
 }
