@@ -107,6 +107,7 @@ public static class ProviderErrors
                 ErrorCode = errorCode,
                 ProviderName = providerName,
                 ModelId = modelId,
+                ProviderMessage = providerMessage,
             };
         }
 
@@ -117,6 +118,7 @@ public static class ProviderErrors
             RetryAfter = retryAfter,
             ProviderName = providerName,
             ModelId = modelId,
+            ProviderMessage = providerMessage,
         };
     }
 

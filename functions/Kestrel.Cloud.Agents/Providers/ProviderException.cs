@@ -22,6 +22,9 @@ public class ProviderException : Exception
     /// <summary>The provider's machine-readable error code or type (<c>rate_limit_exceeded</c>, <c>authentication_error</c>), when it sent one.</summary>
     public string? ErrorCode { get; init; }
 
+    /// <summary>The provider's own error message (or what happened, when there was no answer), without this exception's prefix.</summary>
+    public string? ProviderMessage { get; init; }
+
     /// <summary>How long the provider asked to wait (the Retry-After header), when it said.</summary>
     public TimeSpan? RetryAfter { get; init; }
 
