@@ -109,7 +109,13 @@ public static class KestrelCloudApp
             services.AddDurableTaskDispatcher();
         }
 
+        services.AddSingleton(new WorkDispatch(dispatches));
         services.AddSingleton<Housekeeping>();
+        if (dispatches && store == DurableStoreRegistration.AzureStorage)
+        {
+            // Standalone on Azure Storage: nothing else re-wakes an instance whose wake-up was lost.
+            services.AddHostedService<HousekeepingService>();
+        }
         services.AddSingleton<OrchestrationEndpoints.Services>();
 
         configureServices?.Invoke(services);

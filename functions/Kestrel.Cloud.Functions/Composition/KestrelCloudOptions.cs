@@ -155,7 +155,10 @@ public sealed class KestrelCloudHousekeepingOptions
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan SweepMinimumAge { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Standalone only: how often housekeeping runs (under the Functions host the timer trigger's schedule decides).</summary>
+    /// <summary>
+    /// Standalone with the Azure Storage store only: how often housekeeping runs. Under the Functions host the
+    /// <c>Housekeeping</c> timer trigger's schedule decides; standalone with SQLite or memory nothing purges automatically.
+    /// </summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -2,6 +2,7 @@ using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Durable.AzureStorage;
 using Kestrel.Cloud.Durable.Storage;
 using Kestrel.Cloud.Functions.Composition;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Kestrel.Cloud.Functions.FunctionsHost;
@@ -49,5 +50,49 @@ internal sealed class Housekeeping
         }
 
         return new HousekeepingResult(woken, purged);
+    }
+}
+
+/// <summary>
+/// Standalone with the Azure Storage store: runs <see cref="Housekeeping"/> every
+/// <see cref="KestrelCloudHousekeepingOptions.Interval"/> (under the Functions host the timer trigger does it).
+/// </summary>
+internal sealed class HousekeepingService : Microsoft.Extensions.Hosting.BackgroundService
+{
+    private readonly Housekeeping housekeeping;
+    private readonly TimeSpan interval;
+    private readonly TimeProvider timeProvider;
+    private readonly ILogger logger;
+
+    public HousekeepingService(Housekeeping housekeeping, IOptions<KestrelCloudOptions> options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    {
+        this.housekeeping = housekeeping;
+        this.interval = options.Value.Housekeeping.Interval;
+        this.timeProvider = timeProvider;
+        this.logger = loggerFactory.CreateLogger(Diagnostics.Log.Category);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(this.interval, this.timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    HousekeepingResult done = await this.housekeeping.RunAsync(stoppingToken).ConfigureAwait(false);
+                    Diagnostics.Log.HousekeepingDone(this.logger, done.WakeUpsSent, done.InstancesPurged);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    Diagnostics.Log.HousekeepingFailed(this.logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
     }
 }

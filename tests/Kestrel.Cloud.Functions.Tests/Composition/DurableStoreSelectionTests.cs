@@ -2,6 +2,7 @@ using Kestrel.Cloud.Durable.AzureStorage;
 using Kestrel.Cloud.Durable.Storage;
 using Kestrel.Cloud.Durable.Worker;
 using Kestrel.Cloud.Functions.Composition;
+using Kestrel.Cloud.Functions.FunctionsHost;
 using Kestrel.Cloud.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -72,6 +73,7 @@ public class DurableStoreSelectionTests
         app.Services.GetRequiredService<IOrchestrationStore>().Should().BeOfType<AzureStorageOrchestrationStore>()
             .Which.ControlQueueName.Should().Be("selectiontest-control");
         app.Services.GetServices<IHostedService>().OfType<DurableTaskWorkerService>().Should().ContainSingle();
+        app.Services.GetServices<IHostedService>().OfType<HousekeepingService>().Should().ContainSingle("standalone, nothing else sweeps the Azure store");
     }
 
     [Fact]
@@ -82,6 +84,7 @@ public class DurableStoreSelectionTests
 
         app.Services.GetRequiredService<IOrchestrationStore>().Should().BeOfType<AzureStorageOrchestrationStore>();
         app.Services.GetServices<IHostedService>().OfType<DurableTaskWorkerService>().Should().BeEmpty();
+        app.Services.GetServices<IHostedService>().OfType<HousekeepingService>().Should().BeEmpty("the timer trigger runs housekeeping");
     }
 
     [Fact]

@@ -59,6 +59,16 @@ public sealed class QueueTriggerContractTests
     }
 
     [Fact]
+    public async Task GetReady_UnderTheHostWithoutOwnDispatcher_Returns200()
+    {
+        await using FunctionsApp app = await this.StartAsync();
+
+        JsonElement body = await (await app.Invoker.GetAsync("/api/ready")).ShouldBeJsonAsync(HttpStatusCode.OK);
+
+        body.GetProperty("dispatcherRunning").GetBoolean().Should().BeFalse("the host's queue triggers drive the work");
+    }
+
+    [Fact]
     public async Task ControlQueue_MessageTheStoreDidNotWrite_AnswersNon2xxSoTheHostRetries()
     {
         await using FunctionsApp app = await this.StartAsync();
