@@ -59,6 +59,24 @@ public sealed class QueueTriggerContractTests
     }
 
     [Fact]
+    public async Task ControlQueue_DequeueCountAboveStoreLimit_Answers200AndTheStorePoisonsAndFailsTheInstance()
+    {
+        await using FunctionsApp app = await this.StartAsync();
+        string instanceId = await app.StartHelloSequenceAsync();
+        QueueMessage message = await app.ReceiveAsync(app.Control);
+        long aboveLimit = new AzureStorageStoreOptions().MaxDequeueCount + 1;
+
+        HttpResponseMessage response = await app.InvokeAsync("ControlQueue", message, dequeueCount: aboveLimit);
+
+        (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().Contain("no work");
+        OrchestrationMetadata done = await app.PumpUntilFinishedAsync(instanceId);
+        done.RuntimeStatus.Should().Be(OrchestrationRuntimeStatus.Failed);
+        done.FailureDetails!.ErrorType.Should().Be(AzureStorageOrchestrationStore.PoisonErrorType);
+        QueueClient poison = new QueueServiceClient(this.azurite.ConnectionString).GetQueueClient(app.Control.Name.Replace("-control", "-poison", StringComparison.Ordinal));
+        (await poison.PeekMessagesAsync(maxMessages: 32)).Value.Should().ContainSingle();
+    }
+
+    [Fact]
     public async Task GetReady_UnderTheHostWithoutOwnDispatcher_Returns200()
     {
         await using FunctionsApp app = await this.StartAsync();
@@ -154,12 +172,12 @@ public sealed class QueueTriggerContractTests
         }
 
         /// <summary>Posts what the Functions host posts for a queue-triggered function.</summary>
-        public Task<HttpResponseMessage> InvokeAsync(string function, QueueMessage message)
+        public Task<HttpResponseMessage> InvokeAsync(string function, QueueMessage message, long? dequeueCount = null)
         {
             // String values are JSON-encoded a second time; the message body arrives base64-decoded.
             var metadata = new Dictionary<string, object>
             {
-                ["DequeueCount"] = JsonSerializer.Serialize(message.DequeueCount),
+                ["DequeueCount"] = JsonSerializer.Serialize(dequeueCount ?? message.DequeueCount),
                 ["ExpirationTime"] = JsonSerializer.Serialize(message.ExpiresOn),
                 ["Id"] = JsonSerializer.Serialize(message.MessageId),
                 ["InsertionTime"] = JsonSerializer.Serialize(message.InsertedOn),
