@@ -3,6 +3,7 @@ using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Functions.Api;
 using Kestrel.Cloud.Functions.Composition;
 using Kestrel.Cloud.Functions.Diagnostics;
+using Kestrel.Cloud.Functions.FunctionsHost;
 using Kestrel.Cloud.Functions.Http;
 using Kestrel.Cloud.Functions.Samples;
 using Kestrel.Cloud.Functions.Security;
@@ -52,6 +53,11 @@ public static class KestrelCloudApp
         }
 
         ListenUrls urls = ListenUrls.Resolve(builder.Configuration, options);
+        IConfiguration configuration = builder.Configuration;
+        string? GetSetting(string key) => configuration[key];
+        string store = DurableStoreRegistration.Resolve(options.Durable.Store, GetSetting);
+        bool underFunctionsHost = urls.Source == ListenUrlSource.FunctionsCustomHandler;
+        bool dispatches = DurableStoreRegistration.UsesInProcessDispatcher(store, underFunctionsHost);
         builder.WebHost.UseUrls(urls.Urls);
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -94,11 +100,22 @@ public static class KestrelCloudApp
                 registry.AddSamples();
             }
         });
-        services.AddDurableStore(options.Durable.Store, dataPath);
+        services.AddDurableStore(store, dataPath, GetSetting);
         services.AddSingleton<ServerStatus>();
         // Hosted services start in registration order: this one runs after AddDurableTask's store initializer.
         services.AddHostedService<StoreInitializedMarker>();
-        services.AddDurableTaskDispatcher();
+        if (dispatches)
+        {
+            services.AddDurableTaskDispatcher();
+        }
+
+        services.AddSingleton(new WorkDispatch(dispatches));
+        services.AddSingleton<Housekeeping>();
+        if (dispatches && store == DurableStoreRegistration.AzureStorage)
+        {
+            // Standalone on Azure Storage: nothing else re-wakes an instance whose wake-up was lost.
+            services.AddHostedService<HousekeepingService>();
+        }
         services.AddSingleton<OrchestrationEndpoints.Services>();
 
         configureServices?.Invoke(services);
@@ -110,8 +127,19 @@ public static class KestrelCloudApp
         app.UseAuthorization();
         app.MapStatusEndpoints();
         app.MapOrchestrationEndpoints();
+        if (underFunctionsHost)
+        {
+            // Only under the host: then the app listens on 127.0.0.1 alone, and only the host can call them.
+            app.MapFunctionsInvocationEndpoints();
+        }
 
-        app.Lifetime.ApplicationStarted.Register(() => LogStarted(app, urls, dataPath));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            LogStarted(app, urls, dataPath);
+            Log.DispatchMode(
+                app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Log.Category),
+                dispatches ? "in-process dispatcher" : "Azure Functions queue triggers (no in-process dispatcher)");
+        });
         return app;
     }
 

@@ -41,6 +41,15 @@ public sealed class ServerStatus
     public bool DispatcherRunning =>
         this.services.GetServices<IHostedService>().OfType<DurableTaskWorkerService>().Any(d => d.ExecuteTask is { IsCompleted: false });
 
+    /// <summary>
+    /// True when the Azure Functions host's queue triggers drive the work (no in-process dispatcher by design), so a
+    /// dispatcher that is not running is not a fault.
+    /// </summary>
+    public bool DispatchedByFunctionsHost => this.services.GetService<WorkDispatch>() is { InProcess: false };
+
+    /// <summary>True when work is being dispatched: the in-process dispatcher runs, or the Functions host drives it.</summary>
+    public bool DispatchHealthy => this.DispatchedByFunctionsHost || this.DispatcherRunning;
+
     /// <summary>True once the host is shutting down.</summary>
     public bool Stopping => this.lifetime.ApplicationStopping.IsCancellationRequested;
 
@@ -73,7 +82,7 @@ public sealed class ServerStatus
             blockers.Add("the store is not initialized yet");
         }
 
-        if (!this.DispatcherRunning)
+        if (!this.DispatchHealthy)
         {
             blockers.Add("the durable dispatcher is not running");
         }
@@ -86,6 +95,10 @@ public sealed class ServerStatus
         return blockers;
     }
 }
+
+/// <summary>How work is dispatched: by the in-process dispatcher, or (false) by the Functions host's queue triggers.</summary>
+/// <param name="InProcess">True when the app runs its own dispatcher.</param>
+public sealed record WorkDispatch(bool InProcess);
 
 /// <summary>Marks the store initialized; registered right after the engine's store initializer, so it starts after it.</summary>
 internal sealed class StoreInitializedMarker : IHostedService

@@ -46,12 +46,13 @@ public static class StatusEndpoints
     {
         bool reachable = await status.ProbeStoreAsync(cancellationToken);
         bool running = status.DispatcherRunning;
-        bool healthy = reachable && running;
+        bool dispatching = status.DispatchHealthy;
+        bool healthy = reachable && dispatching;
         var body = new HealthResponse(
             healthy ? Healthy : Unhealthy,
             new HealthComponents(
                 new StoreHealth(reachable ? Healthy : Unhealthy, status.StoreName, reachable),
-                new DispatcherHealth(running ? Healthy : Unhealthy, running)));
+                new DispatcherHealth(dispatching ? Healthy : Unhealthy, running)));
         return TypedResults.Json(body, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 

@@ -41,6 +41,9 @@ public sealed class KestrelCloudOptions
     /// <summary>The sample orchestrations.</summary>
     public KestrelCloudSamplesOptions Samples { get; set; } = new();
 
+    /// <summary>Housekeeping: re-waking stalled instances and purging old finished ones.</summary>
+    public KestrelCloudHousekeepingOptions Housekeeping { get; set; } = new();
+
     /// <summary>The configured API keys, without blank entries.</summary>
     public IReadOnlyList<string> ConfiguredApiKeys => this.ApiKeys.Where(k => !string.IsNullOrWhiteSpace(k)).ToList();
 
@@ -80,6 +83,21 @@ public sealed class KestrelCloudOptions
             errors.Add($"KestrelCloud:Durable:Store must be one of {string.Join(", ", DurableStoreRegistration.KnownStores.Select(s => $"'{s}'"))}; it is '{this.Durable.Store}'.");
         }
 
+        if (this.Housekeeping.CompletedInstanceRetention < TimeSpan.Zero)
+        {
+            errors.Add($"KestrelCloud:Housekeeping:CompletedInstanceRetention must not be negative; it is {this.Housekeeping.CompletedInstanceRetention}. Use 00:00:00 to keep finished instances forever.");
+        }
+
+        if (this.Housekeeping.SweepMinimumAge < TimeSpan.Zero)
+        {
+            errors.Add($"KestrelCloud:Housekeeping:SweepMinimumAge must not be negative; it is {this.Housekeeping.SweepMinimumAge}.");
+        }
+
+        if (this.Housekeeping.Interval < KestrelCloudHousekeepingOptions.MinInterval)
+        {
+            errors.Add($"KestrelCloud:Housekeeping:Interval must be at least {KestrelCloudHousekeepingOptions.MinInterval}; it is {this.Housekeeping.Interval}.");
+        }
+
         if (errors.Count > 0)
         {
             throw new InvalidOperationException("Invalid KestrelCloud configuration: " + string.Join(" ", errors));
@@ -101,9 +119,13 @@ public sealed class KestrelCloudHttpOptions
 /// <summary>Store selection (<c>KestrelCloud:Durable</c>).</summary>
 public sealed class KestrelCloudDurableOptions
 {
-    /// <summary>The engine store: <c>sqlite</c> (a file in the data folder) or <c>memory</c> (nothing survives the process).</summary>
-    /// <value>The default value is <c>sqlite</c>.</value>
-    public string Store { get; set; } = DurableStoreRegistration.Sqlite;
+    /// <summary>
+    /// The engine store: <c>sqlite</c> (a file in the data folder), <c>memory</c> (nothing survives the process) or
+    /// <c>azure-storage</c> (blobs and queues of <c>AzureWebJobsStorage</c>). Empty chooses: <c>azure-storage</c> when
+    /// <c>AzureWebJobsStorage</c> (or its identity-based form) is set, else <c>sqlite</c>.
+    /// </summary>
+    /// <value>The default value is empty (choose from the settings).</value>
+    public string? Store { get; set; }
 }
 
 /// <summary>The sample orchestrations (<c>KestrelCloud:Samples</c>).</summary>
@@ -112,4 +134,31 @@ public sealed class KestrelCloudSamplesOptions
     /// <summary>Registers HelloSequence and ApprovalWorkflow.</summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool Enabled { get; set; } = true;
+}
+
+/// <summary>Housekeeping (<c>KestrelCloud:Housekeeping</c>): the Functions timer trigger runs it; standalone, a background task does.</summary>
+public sealed class KestrelCloudHousekeepingOptions
+{
+    /// <summary>Shortest standalone housekeeping interval.</summary>
+    public static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Finished instances (completed, failed, terminated) created longer ago than this are purged. Zero keeps them forever.
+    /// </summary>
+    /// <value>The default value is 30 days.</value>
+    public TimeSpan CompletedInstanceRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Azure Storage store only: instances unchanged for this long that still hold visible messages or an outbox are
+    /// woken again, in case their wake-up message was lost.
+    /// </summary>
+    /// <value>The default value is 5 minutes.</value>
+    public TimeSpan SweepMinimumAge { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Standalone with the Azure Storage store only: how often housekeeping runs. Under the Functions host the
+    /// <c>Housekeeping</c> timer trigger's schedule decides; standalone with SQLite or memory nothing purges automatically.
+    /// </summary>
+    /// <value>The default value is 5 minutes.</value>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(5);
 }

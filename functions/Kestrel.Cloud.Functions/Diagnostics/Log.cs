@@ -40,4 +40,19 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2022, Level = LogLevel.Debug, Message = "Request {Method} {Path} answered {Status} ({Code}).")]
     public static partial void ProblemReturned(ILogger logger, string method, string path, int status, string code);
+
+    [LoggerMessage(EventId = 2030, Level = LogLevel.Debug, Message = "Functions trigger {Function}: queue message {MessageId} (dequeue {DequeueCount}): {Outcome}.")]
+    public static partial void QueueMessageProcessed(ILogger logger, string function, string messageId, long dequeueCount, string outcome);
+
+    [LoggerMessage(EventId = 2031, Level = LogLevel.Warning, Message = "Functions trigger {Function}: queue message {MessageId} failed; the host retries it.")]
+    public static partial void QueueMessageFailed(ILogger logger, string function, string messageId, Exception exception);
+
+    [LoggerMessage(EventId = 2032, Level = LogLevel.Information, Message = "Housekeeping: {WakeUps} wake-up(s) sent, {Purged} finished instance(s) purged.")]
+    public static partial void HousekeepingDone(ILogger logger, int wakeUps, int purged);
+
+    [LoggerMessage(EventId = 2033, Level = LogLevel.Error, Message = "Housekeeping failed.")]
+    public static partial void HousekeepingFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2034, Level = LogLevel.Information, Message = "Work dispatch: {Mode}.")]
+    public static partial void DispatchMode(ILogger logger, string mode);
 }

@@ -73,7 +73,7 @@ public class ConfigurationTests
             "Invalid KestrelCloud configuration: " +
             "KestrelCloud:ApiKeys:0 is 5 characters; use at least 16 random characters (for example the output of 'openssl rand -base64 32'). " +
             "KestrelCloud:Http:MaxRequestBodySizeBytes must be at least 1024; it is 10. " +
-            "KestrelCloud:Durable:Store must be one of 'sqlite', 'memory'; it is 'postgres'.");
+            "KestrelCloud:Durable:Store must be one of 'sqlite', 'memory', 'azure-storage'; it is 'postgres'.");
     }
 
     [Fact]

@@ -1,0 +1,73 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Kestrel.Cloud.Durable;
+using Kestrel.Cloud.Functions.Samples;
+using Kestrel.Cloud.Functions.Tests.Infrastructure;
+using Kestrel.Cloud.Testing;
+
+namespace Kestrel.Cloud.Functions.Tests.FunctionsHost;
+
+/// <summary>The timer trigger's housekeeping and where the trigger endpoints exist; the memory store, no Azurite.</summary>
+public sealed class HousekeepingAndRoutingTests
+{
+    private const string TimerPayload =
+        """{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"Housekeeping"}}}""";
+
+    [Fact]
+    public async Task Housekeeping_FinishedInstanceOlderThanRetention_PurgesIt()
+    {
+        int port = TestPorts.GetFreeTcpPort();
+        await using ServerHost host = await ServerHost.StartAsync(o =>
+        {
+            o.ChooseUrl = false;
+            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+            o.Args.Add("--KestrelCloud:Housekeeping:CompletedInstanceRetention=1.00:00:00");
+        });
+        string old = await host.DurableClient.ScheduleNewOrchestrationInstanceAsync(HelloSequence.Name);
+        await host.WaitForCompletionAsync(old);
+        host.Clock.Advance(TimeSpan.FromDays(2));
+        string recent = await host.DurableClient.ScheduleNewOrchestrationInstanceAsync(HelloSequence.Name);
+        await host.WaitForCompletionAsync(recent);
+
+        HttpResponseMessage response = await host.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+
+        JsonElement body = await response.ShouldBeJsonAsync(HttpStatusCode.OK);
+        body.GetProperty("Logs")[0].GetString().Should().Be("Housekeeping: 0 wake-up(s) sent, 1 finished instance(s) purged.");
+        (await host.DurableClient.GetInstanceAsync(old)).Should().BeNull();
+        (await host.DurableClient.GetInstanceAsync(recent)).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Housekeeping_RetentionZero_PurgesNothing()
+    {
+        int port = TestPorts.GetFreeTcpPort();
+        await using ServerHost host = await ServerHost.StartAsync(o =>
+        {
+            o.ChooseUrl = false;
+            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+            o.Args.Add("--KestrelCloud:Housekeeping:CompletedInstanceRetention=00:00:00");
+        });
+        string old = await host.DurableClient.ScheduleNewOrchestrationInstanceAsync(HelloSequence.Name);
+        await host.WaitForCompletionAsync(old);
+        host.Clock.Advance(TimeSpan.FromDays(2));
+
+        HttpResponseMessage response = await host.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+
+        (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().Contain("0 finished instance(s) purged");
+        (await host.DurableClient.GetInstanceAsync(old)).Should().NotBeNull();
+    }
+
+    [Theory]
+    [InlineData("/ControlQueue")]
+    [InlineData("/ActivityQueue")]
+    [InlineData("/Housekeeping")]
+    public async Task TriggerEndpoint_Standalone_IsNotMapped(string path)
+    {
+        await using ServerHost host = await ServerHost.StartAsync();
+
+        HttpResponseMessage response = await host.Client.PostAsync(path, new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+}
