@@ -64,10 +64,12 @@ public sealed partial class AzureStorageOrchestrationStore
                 return new LeaseResult(LeaseOutcome.Granted, first, created, null);
             }
 
-            if (await ReadLeaseAsync(blob, cancellationToken).ConfigureAwait(false) is not var (lease, etag))
+            if (await ReadLeaseAsync(blob, cancellationToken).ConfigureAwait(false) is not { } found)
             {
                 continue; // deleted in between: try to create it again
             }
+
+            (ActivityLease lease, ETag etag) = found;
 
             if (lease.Done)
             {
