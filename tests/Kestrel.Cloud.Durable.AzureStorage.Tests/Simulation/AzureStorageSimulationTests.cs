@@ -12,10 +12,10 @@ namespace Kestrel.Cloud.Durable.AzureStorage.Tests.Simulation;
 public sealed class AzureStorageSimulationTests
 {
     /// <summary>
-    /// Seeds the default run covers: far fewer than SQLite's 100, because every store operation is an HTTP call to
-    /// Azurite (a seed takes 3-10 s on a busy 2-core machine). KESTREL_SIM_SEEDS=N runs more.
+    /// Seeds the default run covers: fewer than SQLite's 100, because every store operation is an HTTP call to
+    /// Azurite (a seed takes about 3 s on an idle 2-core machine, up to 10 s on a busy one). KESTREL_SIM_SEEDS=N runs more.
     /// </summary>
-    public const int DefaultSeedCount = 8;
+    public const int DefaultSeedCount = 16;
 
     private readonly AzuriteFixture azurite;
     private readonly ITestOutputHelper output;
