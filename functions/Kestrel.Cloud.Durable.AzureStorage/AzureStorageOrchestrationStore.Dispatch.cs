@@ -241,10 +241,11 @@ public sealed partial class AzureStorageOrchestrationStore
         if (dueAt > now)
         {
             // Hidden until the delay passes; with MaxWakeUpDelay zero, visible but not due until dueAt.
-            this.wakeUps.Add(WorkItemKind.Orchestration, delay > TimeSpan.Zero ? now + delay : dueAt);
+            this.wakeUps.Due(WorkItemKind.Orchestration, instanceId, delay > TimeSpan.Zero ? now + delay : dueAt);
         }
         else
         {
+            this.wakeUps.Due(WorkItemKind.Orchestration, instanceId, now);
             this.Signals.NotifyOrchestrationWork();
         }
 
@@ -276,6 +277,7 @@ public sealed partial class AzureStorageOrchestrationStore
         }
 
         await this.activityQueue.SendMessageAsync(json, TimeSpan.Zero, NeverExpires, cancellationToken).ConfigureAwait(false);
+        this.wakeUps.Due(WorkItemKind.Activity, messageId, this.Now);
         this.Signals.NotifyActivityWork();
     }
 

@@ -1,4 +1,5 @@
 using Azure;
+using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
@@ -10,8 +11,29 @@ namespace Kestrel.Cloud.Durable.AzureStorage;
 /// <summary>The lock an orchestration work item holds: the document as locked, the messages it consumes, the wake-up that delivered it.</summary>
 internal sealed record OrchestrationLockState(StoredDocument Document, HashSet<string> Consumed, QueueReceipt? Wake);
 
-/// <summary>The lock an activity work item holds: its queue message.</summary>
-internal sealed record ActivityLockState(QueueReceipt Receipt, QueueEnvelope Envelope);
+/// <summary>The lock an activity work item holds: its lease blob (the lock on the store's clock) and its queue message.</summary>
+internal sealed class ActivityLockState
+{
+    public ActivityLockState(QueueReceipt receipt, QueueEnvelope envelope, BlobClient leaseBlob, ActivityLease lease, ETag leaseETag)
+    {
+        this.Receipt = receipt;
+        this.Envelope = envelope;
+        this.LeaseBlob = leaseBlob;
+        this.Lease = lease;
+        this.LeaseETag = leaseETag;
+    }
+
+    public QueueReceipt Receipt { get; }
+
+    public QueueEnvelope Envelope { get; }
+
+    public BlobClient LeaseBlob { get; }
+
+    /// <summary>The lease as this worker last wrote it.</summary>
+    public ActivityLease Lease { get; set; }
+
+    public ETag LeaseETag { get; set; }
+}
 
 /// <summary>Worker side: locking, committing and releasing work items.</summary>
 public sealed partial class AzureStorageOrchestrationStore
@@ -40,6 +62,7 @@ public sealed partial class AzureStorageOrchestrationStore
             Response<QueueMessage> response = await this.controlQueue.ReceiveMessageAsync(visibility, cancellationToken).ConfigureAwait(false);
             if (response.Value is not { } message)
             {
+                this.wakeUps.FetchFoundNothing(WorkItemKind.Orchestration, this.Now);
                 return null;
             }
 
@@ -47,6 +70,11 @@ public sealed partial class AzureStorageOrchestrationStore
             QueueEnvelope? envelope = QueueEnvelope.TryParse(receipt.Text);
             bool cameRound = envelope is not null && requeued.Contains(envelope.Id);
             OrchestrationWorkItem? item = await this.ProcessWakeAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, cancellationToken).ConfigureAwait(false);
+            if (item is null && cameRound)
+            {
+                this.wakeUps.FetchFoundNothing(WorkItemKind.Orchestration, this.Now);
+            }
+
             if (item is not null || cameRound)
             {
                 return item;
@@ -61,6 +89,19 @@ public sealed partial class AzureStorageOrchestrationStore
     {
         ArgumentNullException.ThrowIfNull(workItem);
         ArgumentNullException.ThrowIfNull(commit);
+        try
+        {
+            await this.CompleteOrchestrationCoreAsync(workItem, commit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Committed (lock released) or lost: this process no longer holds the instance.
+            this.wakeUps.Released(WorkItemKind.Orchestration, workItem.InstanceId);
+        }
+    }
+
+    private async Task CompleteOrchestrationCoreAsync(OrchestrationWorkItem workItem, OrchestrationStepCommit commit, CancellationToken cancellationToken)
+    {
         OrchestrationLockState state = LockStateOf(workItem);
         string id = workItem.InstanceId;
         string token = workItem.LockToken;
@@ -192,6 +233,7 @@ public sealed partial class AzureStorageOrchestrationStore
             null,
             cancellationToken).ConfigureAwait(false);
 
+        this.wakeUps.Released(WorkItemKind.Orchestration, workItem.InstanceId);
         if (released)
         {
             // The same wake-up comes back after the delay, counting as a failed delivery towards MaxDequeueCount.
@@ -200,9 +242,9 @@ public sealed partial class AzureStorageOrchestrationStore
             {
                 await this.SendWakeAsync(workItem.InstanceId, visibleAt, cancellationToken).ConfigureAwait(false);
             }
-            else if (visibility > TimeSpan.Zero)
+            else
             {
-                this.wakeUps.Add(WorkItemKind.Orchestration, now + visibility);
+                this.wakeUps.Due(WorkItemKind.Orchestration, workItem.InstanceId, visibility > TimeSpan.Zero ? now + visibility : visibleAt);
             }
         }
 
@@ -213,19 +255,32 @@ public sealed partial class AzureStorageOrchestrationStore
     public async Task<ActivityWorkItem?> TryLockNextActivityAsync(TimeSpan lockDuration, CancellationToken cancellationToken = default)
     {
         TimeSpan visibility = QueueLockVisibility(lockDuration);
+
+        // Activities this call sent back to the queue because their lease was held: meeting one again means the
+        // call went round every visible message (as for wake-ups).
+        var requeued = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < MaxMessagesPerFetch; i++)
         {
             Response<QueueMessage> response = await this.activityQueue.ReceiveMessageAsync(visibility, cancellationToken).ConfigureAwait(false);
             if (response.Value is not { } message)
             {
+                this.wakeUps.FetchFoundNothing(WorkItemKind.Activity, this.Now);
                 return null;
             }
 
             var receipt = new QueueReceipt(this.activityQueue, message.MessageId, message.PopReceipt, message.Body.ToString());
-            ActivityWorkItem? item = await this.ProcessActivityMessageAsync(receipt, QueueEnvelope.TryParse(receipt.Text), message.DequeueCount, cancellationToken).ConfigureAwait(false);
+            QueueEnvelope? envelope = QueueEnvelope.TryParse(receipt.Text);
+            bool cameRound = envelope is not null && requeued.Contains(envelope.Id);
+            ActivityWorkItem? item = await this.ProcessActivityMessageAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, cancellationToken).ConfigureAwait(false);
             if (item is not null)
             {
                 return item;
+            }
+
+            if (cameRound)
+            {
+                this.wakeUps.FetchFoundNothing(WorkItemKind.Activity, this.Now);
+                return null;
             }
         }
 
@@ -237,12 +292,21 @@ public sealed partial class AzureStorageOrchestrationStore
     {
         ArgumentNullException.ThrowIfNull(workItem);
         ActivityLockState state = LockStateOf(workItem);
-        if (!await TryUpdateVisibilityAsync(state.Receipt, QueueLockVisibility(lockDuration), cancellationToken).ConfigureAwait(false))
+        DateTime now = this.Now;
+        ActivityLease renewed = state.Lease.Clone();
+        renewed.ExpiresAt = now + lockDuration;
+        if (await TryWriteLeaseAsync(state.LeaseBlob, renewed, state.LeaseETag, cancellationToken).ConfigureAwait(false) is not { } etag)
         {
+            this.wakeUps.Released(WorkItemKind.Activity, state.Envelope.Id);
             return false;
         }
 
-        workItem.LockToken = state.Receipt.PopReceipt;
+        state.Lease = renewed;
+        state.LeaseETag = etag;
+        this.wakeUps.Locked(WorkItemKind.Activity, state.Envelope.Id, renewed.ExpiresAt, now);
+
+        // Only a hint for the transport; a stale receipt means a copy of the message is queued, and the lease decides.
+        await TryUpdateVisibilityAsync(state.Receipt, this.LeaseVisibility(lockDuration), cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -252,20 +316,43 @@ public sealed partial class AzureStorageOrchestrationStore
         ArgumentNullException.ThrowIfNull(workItem);
         ArgumentNullException.ThrowIfNull(result);
         ActivityLockState state = LockStateOf(workItem);
-
-        // Prove the lock (and keep the message hidden while the result is recorded); a lost lock changes nothing.
-        if (!await TryUpdateVisibilityAsync(state.Receipt, this.options.CompletionVisibilityTimeout, cancellationToken).ConfigureAwait(false))
+        string instanceId = state.Envelope.InstanceId!;
+        try
         {
-            return false;
+            // Prove the lock, and hold it while the result is recorded; a lost lock changes nothing.
+            ActivityLease completing = state.Lease.Clone();
+            completing.ExpiresAt = this.Now + this.options.CompletionVisibilityTimeout;
+            if (await TryWriteLeaseAsync(state.LeaseBlob, completing, state.LeaseETag, cancellationToken).ConfigureAwait(false) is not { } etag)
+            {
+                return false;
+            }
+
+            state.Lease = completing;
+            state.LeaseETag = etag;
+
+            // The result's id derives from the activity message's id: a second run's result is a duplicate.
+            await this.AppendToInboxAsync(result, ResultId(state.Envelope), state.Envelope.Incarnation, cancellationToken).ConfigureAwait(false);
+            if (await TryDeleteMessageAsync(state.Receipt, cancellationToken).ConfigureAwait(false))
+            {
+                await this.TryDeleteLeaseAsync(state.LeaseBlob, instanceId).ConfigureAwait(false);
+            }
+            else
+            {
+                // A worker that found the lease held re-queued a copy of the message: mark the lease done so that
+                // copy is deleted unrun. If this write loses, the lease expired and another worker runs the
+                // activity again; its result is a duplicate and is dropped.
+                ActivityLease done = completing.Clone();
+                done.Done = true;
+                await TryWriteLeaseAsync(state.LeaseBlob, done, etag, cancellationToken).ConfigureAwait(false);
+            }
+
+            await this.TryDeletePayloadAsync(state.Envelope).ConfigureAwait(false);
+            return true;
         }
-
-        workItem.LockToken = state.Receipt.PopReceipt;
-
-        // The result's id derives from the activity message's id: a second run's result is a duplicate.
-        await this.AppendToInboxAsync(result, ResultId(state.Envelope), state.Envelope.Incarnation, cancellationToken).ConfigureAwait(false);
-        await TryDeleteMessageAsync(state.Receipt, cancellationToken).ConfigureAwait(false);
-        await this.TryDeletePayloadAsync(state.Envelope).ConfigureAwait(false);
-        return true;
+        finally
+        {
+            this.wakeUps.Released(WorkItemKind.Activity, state.Envelope.Id);
+        }
     }
 
     /// <inheritdoc/>
@@ -273,14 +360,21 @@ public sealed partial class AzureStorageOrchestrationStore
     {
         ArgumentNullException.ThrowIfNull(workItem);
         ActivityLockState state = LockStateOf(workItem);
-        TimeSpan visibility = this.VisibilityDelay(delay);
-        if (await TryUpdateVisibilityAsync(state.Receipt, visibility, cancellationToken).ConfigureAwait(false))
+        DateTime now = this.Now;
+        DateTime visibleAt = now + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+        var released = new ActivityLease { Token = null, NotBefore = visibleAt, Deliveries = state.Lease.Deliveries };
+        ETag? etag = await TryWriteLeaseAsync(state.LeaseBlob, released, state.LeaseETag, cancellationToken).ConfigureAwait(false);
+        this.wakeUps.Released(WorkItemKind.Activity, state.Envelope.Id);
+        if (etag is { } written)
         {
-            workItem.LockToken = state.Receipt.PopReceipt;
-            if (visibility > TimeSpan.Zero)
-            {
-                this.wakeUps.Add(WorkItemKind.Activity, this.Now + visibility);
-            }
+            state.Lease = released;
+            state.LeaseETag = written;
+
+            // The queue brings the message back after the delay; with a stale receipt a re-queued copy does, and the
+            // lease holds it back until the store's clock reaches the delay.
+            TimeSpan visibility = this.VisibilityDelay(delay);
+            await TryUpdateVisibilityAsync(state.Receipt, visibility, cancellationToken).ConfigureAwait(false);
+            this.wakeUps.Due(WorkItemKind.Activity, state.Envelope.Id, visibility > TimeSpan.Zero ? now + visibility : visibleAt);
         }
 
         this.Signals.NotifyActivityWork();
@@ -307,7 +401,7 @@ public sealed partial class AzureStorageOrchestrationStore
         if (envelope.Kind == QueueEnvelope.ActivityKind)
         {
             var receipt = new QueueReceipt(this.activityQueue, messageId, popReceipt, envelope.ToJson());
-            ActivityWorkItem? activity = await this.ProcessActivityMessageAsync(receipt, envelope, dequeueCount, cancellationToken).ConfigureAwait(false);
+            ActivityWorkItem? activity = await this.ProcessActivityMessageAsync(receipt, envelope, dequeueCount, lockDuration, null, cancellationToken).ConfigureAwait(false);
             return activity is null ? null : new QueueWorkItem(activity);
         }
 
@@ -329,6 +423,10 @@ public sealed partial class AzureStorageOrchestrationStore
     private static ActivityLockState LockStateOf(ActivityWorkItem item) =>
         item.StoreState as ActivityLockState
         ?? throw new ArgumentException("The work item was not locked by an AzureStorageOrchestrationStore.", nameof(item));
+
+    /// <summary>How long a leased activity's message stays hidden: the lock duration, or nothing in manual-clock mode (MaxWakeUpDelay zero).</summary>
+    private TimeSpan LeaseVisibility(TimeSpan lockDuration) =>
+        this.options.MaxWakeUpDelay == TimeSpan.Zero ? TimeSpan.Zero : QueueLockVisibility(lockDuration);
 
     /// <summary>A lock duration as a queue visibility: whole seconds rounded up, 1 second to 7 days.</summary>
     private static TimeSpan QueueLockVisibility(TimeSpan lockDuration)
@@ -411,6 +509,7 @@ public sealed partial class AzureStorageOrchestrationStore
         }
 
         StoredDocument stored = result.Document!;
+        this.wakeUps.Locked(WorkItemKind.Orchestration, id, stored.Doc.LockExpiresAt, this.Now);
         return new OrchestrationWorkItem(
             stored.Doc.Record,
             result.Messages.Select(e => e.Message).ToList(),
@@ -556,27 +655,17 @@ public sealed partial class AzureStorageOrchestrationStore
         return null;
     }
 
-    /// <summary>Handles one activity message: returns a work item, or null after dropping or poisoning it.</summary>
-    private async Task<ActivityWorkItem?> ProcessActivityMessageAsync(QueueReceipt receipt, QueueEnvelope? envelope, long dequeueCount, CancellationToken cancellationToken)
+    /// <summary>
+    /// Handles one activity message: takes its lease and returns a work item, or returns null after dropping,
+    /// re-queuing (its lease is held) or poisoning it.
+    /// </summary>
+    private async Task<ActivityWorkItem?> ProcessActivityMessageAsync(
+        QueueReceipt receipt, QueueEnvelope? envelope, long dequeueCount, TimeSpan lockDuration, HashSet<string>? requeued, CancellationToken cancellationToken)
     {
         if (envelope is not { Kind: QueueEnvelope.ActivityKind, InstanceId: not null, ExecutionId: not null, Name: not null })
         {
             await this.SendToPoisonQueueAsync(receipt, dequeueCount, "The activity-queue message is not an activity written by this store; it was set aside unread.", null, cancellationToken).ConfigureAwait(false);
             await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-
-        if (dequeueCount > this.options.MaxDequeueCount)
-        {
-            string reason =
-                $"The work item of activity '{envelope.Name}' (task #{envelope.TaskId}) of instance '{envelope.InstanceId}' was dequeued {dequeueCount} times " +
-                $"without completing (AzureStorageStoreOptions.MaxDequeueCount = {this.options.MaxDequeueCount}); it was moved to the queue '{this.names.PoisonQueue}'. " +
-                "The worker probably crashed or was stopped while running it; the worker logs have the errors.";
-            await this.SendToPoisonQueueAsync(receipt, dequeueCount, reason, envelope.InstanceId, cancellationToken).ConfigureAwait(false);
-            var failed = new TaskFailedEvent(envelope.TaskId, new TaskFailureDetails(PoisonErrorType, reason)) { Timestamp = this.Now };
-            await this.AppendToInboxAsync(new OrchestrationMessage(envelope.InstanceId, envelope.ExecutionId, failed), ResultId(envelope), envelope.Incarnation, cancellationToken).ConfigureAwait(false);
-            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
-            await this.TryDeletePayloadAsync(envelope).ConfigureAwait(false);
             return null;
         }
 
@@ -586,6 +675,50 @@ public sealed partial class AzureStorageOrchestrationStore
         {
             Log.MessageDropped(this.logger, receipt.MessageId, $"activity '{envelope.Name}' belongs to instance '{envelope.InstanceId}', which no longer exists");
             await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            await this.TryDeletePayloadAsync(envelope).ConfigureAwait(false);
+            return null;
+        }
+
+        BlobClient leaseBlob = this.payloadsContainer.GetBlobClient(StorageNames.LeaseBlob(envelope.InstanceId, envelope.Incarnation ?? incarnation, envelope.Id));
+        LeaseResult lease = await this.TryTakeLeaseAsync(leaseBlob, lockDuration, cancellationToken).ConfigureAwait(false);
+        DateTime now = this.Now;
+        switch (lease.Outcome)
+        {
+            case LeaseOutcome.Raced:
+                return null; // another worker took it meanwhile and holds the message
+            case LeaseOutcome.Done:
+                // A copy left behind by a completion that could not delete it.
+                await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+                await this.TryDeleteLeaseAsync(leaseBlob, envelope.InstanceId).ConfigureAwait(false);
+                await this.TryDeletePayloadAsync(envelope).ConfigureAwait(false);
+                return null;
+            case LeaseOutcome.Busy:
+            {
+                // Held by another worker (or abandoned with a delay), on the store's clock: the message comes back
+                // when the lease becomes available (at once when MaxWakeUpDelay is zero, for manual-clock tests).
+                DateTime until = lease.Until!.Value;
+                TimeSpan delay = this.VisibilityDelay(until - now);
+                await this.activityQueue.SendMessageAsync(envelope.ToJson(), delay, NeverExpires, cancellationToken).ConfigureAwait(false);
+                requeued?.Add(envelope.Id);
+                this.wakeUps.Due(WorkItemKind.Activity, envelope.Id, delay > TimeSpan.Zero ? now + delay : until);
+                await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+        }
+
+        ActivityLease granted = lease.Lease!;
+        long deliveries = Math.Max(dequeueCount, granted.Deliveries);
+        if (deliveries > this.options.MaxDequeueCount)
+        {
+            string reason =
+                $"The work item of activity '{envelope.Name}' (task #{envelope.TaskId}) of instance '{envelope.InstanceId}' was dequeued {deliveries} times " +
+                $"without completing (AzureStorageStoreOptions.MaxDequeueCount = {this.options.MaxDequeueCount}); it was moved to the queue '{this.names.PoisonQueue}'. " +
+                "The worker probably crashed or was stopped while running it; the worker logs have the errors.";
+            await this.SendToPoisonQueueAsync(receipt, deliveries, reason, envelope.InstanceId, cancellationToken).ConfigureAwait(false);
+            var failed = new TaskFailedEvent(envelope.TaskId, new TaskFailureDetails(PoisonErrorType, reason)) { Timestamp = now };
+            await this.AppendToInboxAsync(new OrchestrationMessage(envelope.InstanceId, envelope.ExecutionId, failed), ResultId(envelope), envelope.Incarnation, cancellationToken).ConfigureAwait(false);
+            await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+            await this.TryDeleteLeaseAsync(leaseBlob, envelope.InstanceId).ConfigureAwait(false);
             await this.TryDeletePayloadAsync(envelope).ConfigureAwait(false);
             return null;
         }
@@ -602,12 +735,25 @@ public sealed partial class AzureStorageOrchestrationStore
             {
                 Log.MessageDropped(this.logger, receipt.MessageId, $"the input of activity '{envelope.Name}' (blob '{blob}') is gone with its instance");
                 await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+                await this.TryDeleteLeaseAsync(leaseBlob, envelope.InstanceId).ConfigureAwait(false);
                 return null;
             }
         }
 
+        if (this.options.MaxWakeUpDelay == TimeSpan.Zero)
+        {
+            // Manual-clock test mode: the lease expires on the store's clock, so the message must not stay hidden
+            // on the queue's clock. Visible again, it finds the lease held and is re-queued.
+            await TryUpdateVisibilityAsync(receipt, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        }
+
+        this.wakeUps.Locked(WorkItemKind.Activity, envelope.Id, granted.ExpiresAt, now);
         var request = new ActivityRequest(envelope.InstanceId, envelope.ExecutionId, envelope.TaskId, envelope.Name, input);
-        return new ActivityWorkItem(request, receipt.PopReceipt, (int)Math.Min(dequeueCount, int.MaxValue), new ActivityLockState(receipt, envelope));
+        return new ActivityWorkItem(
+            request,
+            granted.Token!,
+            (int)Math.Min(deliveries, int.MaxValue),
+            new ActivityLockState(receipt, envelope, leaseBlob, granted, lease.ETag));
     }
 
     private async Task<string?> ReadIncarnationAsync(string instanceId, CancellationToken cancellationToken)

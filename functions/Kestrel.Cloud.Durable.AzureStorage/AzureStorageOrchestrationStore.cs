@@ -317,7 +317,7 @@ public sealed partial class AzureStorageOrchestrationStore : IOrchestrationStore
 
     /// <inheritdoc/>
     public Task<DateTime?> GetNextWakeUpTimeAsync(WorkItemKind kind, CancellationToken cancellationToken = default) =>
-        Task.FromResult(this.wakeUps.Next(kind, this.Now));
+        Task.FromResult(this.wakeUps.Next(kind));
 
     /// <summary>
     /// Housekeeping (for a timer trigger or a periodic task): wakes every instance whose document has not

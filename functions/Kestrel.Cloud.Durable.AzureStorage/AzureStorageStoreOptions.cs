@@ -49,7 +49,7 @@ public sealed partial class AzureStorageStoreOptions
     /// <value>The default value is 5.</value>
     public int MaxDequeueCount { get; set; } = 5;
 
-    /// <summary>How long a work item's queue message stays hidden while its result is recorded (after the lock is checked).</summary>
+    /// <summary>How long an activity's lock (its lease) is extended while its result is recorded (after the lock is checked).</summary>
     /// <value>The default value is 1 minute.</value>
     public TimeSpan CompletionVisibilityTimeout { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -85,4 +85,8 @@ internal sealed class StorageNames
     /// <summary>The payload blob of a queue message.</summary>
     public static string PayloadBlob(string instanceId, string incarnation, string messageId) =>
         $"{IncarnationFolder(instanceId, incarnation)}{messageId}.json";
+
+    /// <summary>The lease (lock on the store's clock) of an activity message.</summary>
+    public static string LeaseBlob(string instanceId, string incarnation, string messageId) =>
+        $"{IncarnationFolder(instanceId, incarnation)}{messageId}.lease.json";
 }

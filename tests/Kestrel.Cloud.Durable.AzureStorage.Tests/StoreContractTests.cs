@@ -356,15 +356,19 @@ public sealed class StoreContractTests
     [Fact]
     public async Task CompleteActivity_LockLostToAnotherWorker_ReturnsFalseAndRecordsNothing()
     {
-        // The activity's lock is its queue visibility (the emulator's clock): a bounded poll waits for it to lapse.
+        // The activity's lock is its lease blob, on the store's clock: moving the manual clock past it lets another
+        // worker take the activity (the queue's visibility is only a hint: zero here, so no real time passes).
+        var clock = new ManualTimeProvider();
         var registry = new DurableTaskRegistry()
             .AddActivityFunc<int, int>("Slow", (_, x) => x)
             .AddOrchestratorFunc<int, int>("CallsSlow", (ctx, x) => ctx.CallActivityAsync<int>("Slow", x));
-        Harness h = await Harness.CreateAsync(this.azurite, registry, new ManualTimeProvider());
+        Harness h = await Harness.CreateAsync(this.azurite, registry, clock, o => o.MaxWakeUpDelay = TimeSpan.Zero);
         string id = await h.Client.ScheduleNewOrchestrationInstanceAsync("CallsSlow", 5);
         (await h.Worker.TryProcessNextOrchestrationAsync()).Should().BeTrue();
         ActivityWorkItem first = (await h.Store.TryLockNextActivityAsync(TimeSpan.FromSeconds(1)))!;
-        ActivityWorkItem second = await PollAsync(() => h.Store.TryLockNextActivityAsync(LockDuration));
+        (await h.Store.TryLockNextActivityAsync(LockDuration)).Should().BeNull("the first lease has not expired on the store's clock");
+        clock.Advance(TimeSpan.FromSeconds(2));
+        ActivityWorkItem second = (await h.Store.TryLockNextActivityAsync(LockDuration))!;
         OrchestrationMessage Result(int value) => new(id, first.Request.ExecutionId, new TaskCompletedEvent(first.Request.TaskId, value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         bool firstCompleted = await h.Store.CompleteActivityAsync(first, Result(1));
@@ -490,7 +494,8 @@ public sealed class StoreContractTests
         early.Should().BeNull();
         due.Should().NotBeNull();
         due!.DeliveryCount.Should().Be(2);
-        (await store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().BeNull();
+        (await store.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().Be(
+            clock.GetUtcNow().UtcDateTime + LockDuration, "the instance is locked now, so it is available again when that lock expires");
     }
 
     [Fact]
