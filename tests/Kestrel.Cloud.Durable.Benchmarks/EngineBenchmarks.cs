@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Kestrel.Cloud.Durable.AzureStorage;
 using Kestrel.Cloud.Durable.Sqlite;
 using Kestrel.Cloud.Durable.Storage;
 using Kestrel.Cloud.Durable.Worker;
 using Microsoft.Extensions.DependencyInjection;
+using Kestrel.Cloud.Testing.Azurite;
 using Microsoft.Extensions.Options;
 
 namespace Kestrel.Cloud.Durable.Benchmarks;
@@ -25,6 +27,40 @@ public static class EngineBenchmarks
     private const int ManyInstances = 1_000;
     private const int ActivitiesPerInstance = 5;
     private const int FanOutWidth = 1_000;
+
+    /// <summary>
+    /// On Azurite ("azure" with one worker, "azure-2w" with two workers on one task hub): the sequential chain and
+    /// 1,000 orchestrations x 5 activities, after a short warm-up. Azurite is started from the repository's lockfile.
+    /// </summary>
+    public static async Task<IReadOnlyList<BenchmarkResult>> RunAzureAsync(AzuriteFixture azurite, int workers)
+    {
+        string name = workers == 1 ? "azure" : $"azure-{workers}w";
+        await using (var warm = await Engine.StartAsync("azure", azurite, workers))
+        {
+            await warm.ChainAsync(10);
+            await warm.ManyAsync(20, ActivitiesPerInstance);
+        }
+
+        var results = new List<BenchmarkResult>();
+        await using (var engine = await Engine.StartAsync("azure", azurite, workers))
+        {
+            Console.WriteLine($"[{name}] chain of {ChainLength}...");
+            TimeSpan cpu = CpuTime();
+            var (chainMs, gaps) = await engine.ChainAsync(ChainLength);
+            double cpuMs = (CpuTime() - cpu).TotalMilliseconds;
+            gaps.Sort();
+            results.Add(new BenchmarkResult(name, $"chain-{ChainLength}", ChainLength, chainMs, ChainLength / (chainMs / 1000), Percentile(gaps, 0.50), Percentile(gaps, 0.99), cpuMs));
+
+            Console.WriteLine($"[{name}] {ManyInstances} orchestrations x {ActivitiesPerInstance} activities...");
+            cpu = CpuTime();
+            double ms = await engine.ManyAsync(ManyInstances, ActivitiesPerInstance);
+            cpuMs = (CpuTime() - cpu).TotalMilliseconds;
+            int activities = ManyInstances * ActivitiesPerInstance;
+            results.Add(new BenchmarkResult(name, $"{ManyInstances}x{ActivitiesPerInstance}", activities, ms, activities / (ms / 1000), null, null, cpuMs));
+        }
+
+        return results;
+    }
 
     /// <summary>Runs a warm-up, then every scenario, on the named store ("memory" or "sqlite").</summary>
     public static async Task<IReadOnlyList<BenchmarkResult>> RunAsync(string storeKind)
@@ -82,36 +118,50 @@ public static class EngineBenchmarks
     /// <summary>A store, a worker, the dispatcher and a client; disposing stops the dispatcher and deletes the files.</summary>
     private sealed class Engine : IAsyncDisposable
     {
-        private readonly IOrchestrationStore store;
-        private readonly DurableTaskWorkerService dispatcher;
+        private readonly IReadOnlyList<IOrchestrationStore> stores;
+        private readonly IReadOnlyList<DurableTaskWorkerService> dispatchers;
         private readonly DurableTaskClient client;
         private readonly string? folder;
         private readonly ConcurrentQueue<long> chainStarts;
 
-        private Engine(IOrchestrationStore store, DurableTaskWorkerService dispatcher, DurableTaskClient client, string? folder, ConcurrentQueue<long> chainStarts)
+        private Engine(IReadOnlyList<IOrchestrationStore> stores, IReadOnlyList<DurableTaskWorkerService> dispatchers, DurableTaskClient client, string? folder, ConcurrentQueue<long> chainStarts)
         {
-            this.store = store;
-            this.dispatcher = dispatcher;
+            this.stores = stores;
+            this.dispatchers = dispatchers;
             this.client = client;
             this.folder = folder;
             this.chainStarts = chainStarts;
         }
 
-        public static async Task<Engine> StartAsync(string storeKind)
+        /// <summary>Starts <paramref name="workers"/> dispatchers, each on its own store object over the same data (Azure only for more than one).</summary>
+        public static async Task<Engine> StartAsync(string storeKind, AzuriteFixture? azurite = null, int workers = 1)
         {
             string? folder = null;
-            IOrchestrationStore store;
+            var stores = new List<IOrchestrationStore>();
             if (storeKind == "sqlite")
             {
                 folder = Path.Combine(Path.GetTempPath(), $"kestrel-bench-{Guid.NewGuid():N}");
-                store = new SqliteOrchestrationStore(new SqliteStoreOptions { DatabasePath = Path.Combine(folder, "bench.db") });
+                stores.Add(new SqliteOrchestrationStore(new SqliteStoreOptions { DatabasePath = Path.Combine(folder, "bench.db") }));
+            }
+            else if (storeKind == "azure")
+            {
+                string hub = "bench" + Guid.NewGuid().ToString("N")[..12];
+                for (int i = 0; i < workers; i++)
+                {
+                    stores.Add(new AzureStorageOrchestrationStore(new AzureStorageStoreOptions { ConnectionString = azurite!.ConnectionString, TaskHubName = hub }));
+                }
             }
             else
             {
-                store = new InMemoryOrchestrationStore();
+                stores.Add(new InMemoryOrchestrationStore());
             }
 
-            await store.InitializeAsync();
+            foreach (IOrchestrationStore s in stores)
+            {
+                await s.InitializeAsync();
+            }
+
+            IOrchestrationStore store = stores[0];
             var chainStarts = new ConcurrentQueue<long>();
             var registry = new DurableTaskRegistry()
                 .AddActivityFunc<int, int>("Noop", (_, x) => x)
@@ -146,10 +196,16 @@ public static class EngineBenchmarks
                     return all.Length;
                 });
             var options = Options.Create(new DurableTaskOptions());
-            var worker = new DurableTaskWorker(store, registry, new ServiceCollection().BuildServiceProvider(), options);
-            var dispatcher = new DurableTaskWorkerService(worker);
-            await dispatcher.StartAsync(CancellationToken.None);
-            return new Engine(store, dispatcher, new DurableTaskClient(store, options, TimeProvider.System, registry), folder, chainStarts);
+            var dispatchers = new List<DurableTaskWorkerService>();
+            foreach (IOrchestrationStore s in stores)
+            {
+                var worker = new DurableTaskWorker(s, registry, new ServiceCollection().BuildServiceProvider(), options);
+                var dispatcher = new DurableTaskWorkerService(worker);
+                await dispatcher.StartAsync(CancellationToken.None);
+                dispatchers.Add(dispatcher);
+            }
+
+            return new Engine(stores, dispatchers, new DurableTaskClient(store, options, TimeProvider.System, registry), folder, chainStarts);
         }
 
         /// <summary>One orchestration calling n activities in sequence: total ms and the gaps between consecutive activity starts.</summary>
@@ -200,9 +256,17 @@ public static class EngineBenchmarks
 
         public async ValueTask DisposeAsync()
         {
-            await this.dispatcher.StopAsync(CancellationToken.None);
-            this.dispatcher.Dispose();
-            (this.store as IDisposable)?.Dispose();
+            foreach (DurableTaskWorkerService dispatcher in this.dispatchers)
+            {
+                await dispatcher.StopAsync(CancellationToken.None);
+                dispatcher.Dispose();
+            }
+
+            foreach (IOrchestrationStore store in this.stores)
+            {
+                (store as IDisposable)?.Dispose();
+            }
+
             if (this.folder is not null)
             {
                 Directory.Delete(this.folder, recursive: true);

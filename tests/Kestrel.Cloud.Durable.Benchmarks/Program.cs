@@ -5,7 +5,7 @@ using System.Text.Json;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Durable.Benchmarks;
 
-// Usage: dotnet run -c Release --project tests/Kestrel.Cloud.Durable.Benchmarks -- [--store all|memory|sqlite] [--out <file.json>]
+// Usage: dotnet run -c Release --project tests/Kestrel.Cloud.Durable.Benchmarks -- [--store all|memory|sqlite|azure] [--out <file.json>]
 string storeArg = "all";
 string? outPath = null;
 for (int i = 0; i < args.Length; i++)
@@ -19,20 +19,20 @@ for (int i = 0; i < args.Length; i++)
             outPath = args[++i];
             break;
         default:
-            Console.Error.WriteLine("Usage: Kestrel.Cloud.Durable.Benchmarks [--store all|memory|sqlite] [--out <file.json>]");
+            Console.Error.WriteLine("Usage: Kestrel.Cloud.Durable.Benchmarks [--store all|memory|sqlite|azure] [--out <file.json>]");
             return 2;
     }
 }
 
 string[] stores = storeArg switch
 {
-    "all" => ["memory", "sqlite"],
-    "memory" or "sqlite" => [storeArg],
+    "all" => ["memory", "sqlite", "azure"],
+    "memory" or "sqlite" or "azure" => [storeArg],
     _ => [],
 };
 if (stores.Length == 0)
 {
-    Console.Error.WriteLine($"Unknown store '{storeArg}'; use all, memory or sqlite.");
+    Console.Error.WriteLine($"Unknown store '{storeArg}'; use all, memory, sqlite or azure (Azurite, one and two workers).");
     return 2;
 }
 
@@ -44,16 +44,26 @@ var results = new List<BenchmarkResult>();
 foreach (string store in stores)
 {
     Console.WriteLine($"[{store}] warming up...");
-    results.AddRange(await EngineBenchmarks.RunAsync(store));
+    if (store == "azure")
+    {
+        // Azurite from the repository's lockfile, on free loopback ports; one worker, then two on one task hub.
+        await using var azurite = new Kestrel.Cloud.Testing.Azurite.AzuriteFixture();
+        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 1));
+        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 2));
+    }
+    else
+    {
+        results.AddRange(await EngineBenchmarks.RunAsync(store));
+    }
 }
 
 Console.WriteLine();
-Console.WriteLine($"{"store",-8} {"scenario",-14} {"total ms",10} {"activities/s",13} {"p50 ms",8} {"p99 ms",8} {"cpu ms",9} {"cpu us/act",11}");
+Console.WriteLine($"{"store",-9} {"scenario",-14} {"total ms",10} {"activities/s",13} {"p50 ms",8} {"p99 ms",8} {"cpu ms",9} {"cpu us/act",11}");
 foreach (BenchmarkResult r in results)
 {
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
-        $"{r.Store,-8} {r.Scenario,-14} {r.TotalMs,10:F1} {r.ActivitiesPerSecond,13:F0} {Format(r.P50Ms),8} {Format(r.P99Ms),8} {r.CpuMs,9:F0} {r.CpuMs * 1000 / r.Activities,11:F0}"));
+        $"{r.Store,-9} {r.Scenario,-14} {r.TotalMs,10:F1} {r.ActivitiesPerSecond,13:F0} {Format(r.P50Ms),8} {Format(r.P99Ms),8} {r.CpuMs,9:F0} {r.CpuMs * 1000 / r.Activities,11:F0}"));
 }
 
 Console.WriteLine("Targets: chain-100 <= 100 ms in memory, <= 500 ms on SQLite; >= 2,000 activities/s on SQLite.");
