@@ -32,7 +32,7 @@ public static class EngineBenchmarks
     /// On Azurite ("azure" with one worker, "azure-2w" with two workers on one task hub): the sequential chain and
     /// 1,000 orchestrations x 5 activities, after a short warm-up. Azurite is started from the repository's lockfile.
     /// </summary>
-    public static async Task<IReadOnlyList<BenchmarkResult>> RunAzureAsync(AzuriteFixture azurite, int workers)
+    public static async Task<IReadOnlyList<BenchmarkResult>> RunAzureAsync(AzuriteFixture azurite, int workers, int instances, Action<BenchmarkResult> report)
     {
         string name = workers == 1 ? "azure" : $"azure-{workers}w";
         await using (var warm = await Engine.StartAsync("azure", azurite, workers))
@@ -50,13 +50,15 @@ public static class EngineBenchmarks
             double cpuMs = (CpuTime() - cpu).TotalMilliseconds;
             gaps.Sort();
             results.Add(new BenchmarkResult(name, $"chain-{ChainLength}", ChainLength, chainMs, ChainLength / (chainMs / 1000), Percentile(gaps, 0.50), Percentile(gaps, 0.99), cpuMs));
+            report(results[^1]);
 
-            Console.WriteLine($"[{name}] {ManyInstances} orchestrations x {ActivitiesPerInstance} activities...");
+            Console.WriteLine($"[{name}] {instances} orchestrations x {ActivitiesPerInstance} activities...");
             cpu = CpuTime();
-            double ms = await engine.ManyAsync(ManyInstances, ActivitiesPerInstance);
+            double ms = await engine.ManyAsync(instances, ActivitiesPerInstance);
             cpuMs = (CpuTime() - cpu).TotalMilliseconds;
-            int activities = ManyInstances * ActivitiesPerInstance;
-            results.Add(new BenchmarkResult(name, $"{ManyInstances}x{ActivitiesPerInstance}", activities, ms, activities / (ms / 1000), null, null, cpuMs));
+            int activities = instances * ActivitiesPerInstance;
+            results.Add(new BenchmarkResult(name, $"{instances}x{ActivitiesPerInstance}", activities, ms, activities / (ms / 1000), null, null, cpuMs));
+            report(results[^1]);
         }
 
         return results;

@@ -5,9 +5,10 @@ using System.Text.Json;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Durable.Benchmarks;
 
-// Usage: dotnet run -c Release --project tests/Kestrel.Cloud.Durable.Benchmarks -- [--store all|memory|sqlite|azure] [--out <file.json>]
+// Usage: dotnet run -c Release --project tests/Kestrel.Cloud.Durable.Benchmarks -- [--store all|memory|sqlite|azure] [--azure-instances N] [--out <file.json>]
 string storeArg = "all";
 string? outPath = null;
+int azureInstances = 1000;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -15,11 +16,15 @@ for (int i = 0; i < args.Length; i++)
         case "--store" when i + 1 < args.Length:
             storeArg = args[++i];
             break;
+        case "--azure-instances" when i + 1 < args.Length && int.TryParse(args[i + 1], out int n) && n > 0:
+            azureInstances = n;
+            i++;
+            break;
         case "--out" when i + 1 < args.Length:
             outPath = args[++i];
             break;
         default:
-            Console.Error.WriteLine("Usage: Kestrel.Cloud.Durable.Benchmarks [--store all|memory|sqlite|azure] [--out <file.json>]");
+            Console.Error.WriteLine("Usage: Kestrel.Cloud.Durable.Benchmarks [--store all|memory|sqlite|azure] [--azure-instances N] [--out <file.json>]");
             return 2;
     }
 }
@@ -48,8 +53,12 @@ foreach (string store in stores)
     {
         // Azurite from the repository's lockfile, on free loopback ports; one worker, then two on one task hub.
         await using var azurite = new Kestrel.Cloud.Testing.Azurite.AzuriteFixture();
-        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 1));
-        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 2));
+        // Each result is printed as it completes: the Azurite scenarios take minutes.
+        void Report(BenchmarkResult r) => Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"[{r.Store}] {r.Scenario}: {r.TotalMs:F1} ms, {r.ActivitiesPerSecond:F0} activities/s, p50 {Format(r.P50Ms)} ms, p99 {Format(r.P99Ms)} ms"));
+        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 1, azureInstances, Report));
+        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 2, azureInstances, Report));
     }
     else
     {
