@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Tool {Tool} for agent {Agent} (call {CallId}) did not finish within {Timeout} and was stopped.")]
     public static partial void ToolTimedOut(ILogger logger, string tool, string agent, string? callId, TimeSpan timeout);
 
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Tool {Tool} from a tool source was skipped: {Reason}.")]
+    public static partial void SourceToolSkipped(ILogger logger, string tool, string reason);
+
     [LoggerMessage(EventId = 2010, Level = LogLevel.Warning, Message = "http_fetch refused {Url} for agent {Agent}: {Reason}")]
     public static partial void FetchRefused(ILogger logger, string url, string agent, string reason);
 

@@ -8,7 +8,8 @@ using Microsoft.Extensions.Options;
 namespace Kestrel.Cloud.Agents.Tools;
 
 /// <summary>
-/// The tools this host offers, by name. Selects an agent's tools from its <c>tools:</c> patterns and runs a call
+/// The tools this host offers, by name: fixed tools given at construction plus the current tools of every
+/// <see cref="IToolSource"/> (MCP servers). Selects an agent's tools from its <c>tools:</c> patterns and runs a call
 /// with the agent's tool timeout, turning failures into tool errors and capping every result
 /// (<see cref="ToolRegistryOptions.MaxResultSizeBytes"/>).
 /// </summary>
@@ -16,14 +17,28 @@ public sealed partial class ToolRegistry
 {
     private readonly Dictionary<string, IAgentTool> byName = new(StringComparer.Ordinal);
     private readonly List<IAgentTool> tools = new();
+    private readonly IToolSource[] sources;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> skippedLogged = new(StringComparer.Ordinal);
     private readonly ToolRegistryOptions options;
     private readonly TimeProvider timeProvider;
     private readonly ILogger logger;
 
     /// <summary>Creates the registry; tool names must be valid and unique, and options valid.</summary>
     public ToolRegistry(IEnumerable<IAgentTool> tools, IOptions<ToolRegistryOptions>? options = null, TimeProvider? timeProvider = null, ILogger<ToolRegistry>? logger = null)
+        : this(tools, Array.Empty<IToolSource>(), options, timeProvider, logger)
+    {
+    }
+
+    /// <summary>
+    /// Creates the registry with fixed <paramref name="tools"/> (names must be valid and unique) and
+    /// <paramref name="sources"/> whose tools are read each time tools are listed or looked up. A source tool whose
+    /// name is invalid or already taken (by a fixed tool or an earlier source) is skipped and logged.
+    /// </summary>
+    public ToolRegistry(IEnumerable<IAgentTool> tools, IEnumerable<IToolSource> sources, IOptions<ToolRegistryOptions>? options = null, TimeProvider? timeProvider = null, ILogger<ToolRegistry>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(tools);
+        ArgumentNullException.ThrowIfNull(sources);
+        this.sources = sources.ToArray();
         this.options = options?.Value ?? new ToolRegistryOptions();
         this.options.Validate();
         this.timeProvider = timeProvider ?? TimeProvider.System;
@@ -44,20 +59,29 @@ public sealed partial class ToolRegistry
         }
     }
 
-    /// <summary>Every tool, in registration order.</summary>
-    public IReadOnlyList<IAgentTool> Tools => this.tools;
+    /// <summary>Every tool: the fixed tools in registration order, then each source's current tools.</summary>
+    public IReadOnlyList<IAgentTool> Tools => this.sources.Length == 0 ? this.tools : this.Snapshot();
 
     /// <summary>The options in force.</summary>
     public ToolRegistryOptions Options => this.options;
 
     /// <summary>Finds a tool by its exact name.</summary>
-    public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IAgentTool? tool) => this.byName.TryGetValue(name, out tool);
+    public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IAgentTool? tool)
+    {
+        if (this.byName.TryGetValue(name, out tool))
+        {
+            return true;
+        }
+
+        tool = this.sources.Length == 0 ? null : this.Snapshot().FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.Ordinal));
+        return tool is not null;
+    }
 
     /// <summary>The tools matching any of <paramref name="patterns"/> (an agent's <c>tools:</c> list), in registration order.</summary>
     public IReadOnlyList<IAgentTool> Select(IEnumerable<ToolPattern> patterns)
     {
         ToolPattern[] list = patterns.ToArray();
-        return this.tools.Where(t => list.Any(p => p.Matches(t.Name, t.McpServer, t.McpToolName))).ToList();
+        return this.Tools.Where(t => list.Any(p => p.Matches(t.Name, t.McpServer, t.McpToolName))).ToList();
     }
 
     /// <summary>
@@ -96,6 +120,40 @@ public sealed partial class ToolRegistry
         }
 
         return ToolOutput.Limit(result, this.options.MaxResultSizeBytes);
+    }
+
+    private List<IAgentTool> Snapshot()
+    {
+        var all = new List<IAgentTool>(this.tools);
+        var names = new HashSet<string>(this.byName.Keys, StringComparer.Ordinal);
+        foreach (IToolSource source in this.sources)
+        {
+            foreach (IAgentTool tool in source.GetTools())
+            {
+                if (!ValidName().IsMatch(tool.Name ?? string.Empty))
+                {
+                    this.LogSkippedOnce(tool.Name ?? string.Empty, "its name is not 1-64 letters, digits, '_' or '-'");
+                }
+                else if (!names.Add(tool.Name!))
+                {
+                    this.LogSkippedOnce(tool.Name!, "another tool already has that name");
+                }
+                else
+                {
+                    all.Add(tool);
+                }
+            }
+        }
+
+        return all;
+    }
+
+    private void LogSkippedOnce(string name, string reason)
+    {
+        if (this.skippedLogged.TryAdd(name, 0))
+        {
+            Log.SourceToolSkipped(this.logger, name, reason);
+        }
     }
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
