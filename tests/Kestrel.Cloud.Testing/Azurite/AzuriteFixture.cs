@@ -1,16 +1,16 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
+using Kestrel.Cloud.Testing.Node;
 
 namespace Kestrel.Cloud.Testing.Azurite;
 
 /// <summary>
 /// Runs the Azurite storage emulator (pinned in the repository's package.json) on 127.0.0.1 with free
 /// ports, in-memory persistence and telemetry off, for the lifetime of the fixture. Installs it from the
-/// lockfile (<c>npm ci</c>) when node_modules lacks it, under a cross-process lock so parallel test
-/// projects do not race. Use it as an xunit collection fixture (the constructor starts the emulator,
+/// lockfile through <see cref="NodePackages"/> (<c>npm ci</c> when node_modules does not match the lockfile, under
+/// a cross-process lock so parallel test projects do not race). Use it as an xunit collection fixture (the constructor starts the emulator,
 /// <see cref="Dispose"/> kills its process tree), or create one with <see cref="StartAsync"/>. Azurite runs in a
 /// temporary working folder (it refuses <c>--location</c> together with <c>--inMemoryPersistence</c>).
 /// </summary>
@@ -23,13 +23,12 @@ public sealed class AzuriteFixture : IDisposable, IAsyncDisposable
     public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     /// <summary>Longest wait for <c>npm ci</c>, including the wait for another process's install.</summary>
-    public static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan InstallTimeout = NodePackages.InstallTimeout;
 
     /// <summary>Longest wait for the emulator's ports to accept connections.</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private const int MaxStartAttempts = 3;
-    private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan PortProbeDelay = TimeSpan.FromMilliseconds(50);
 
     private readonly StringBuilder output = new();
@@ -110,48 +109,20 @@ public sealed class AzuriteFixture : IDisposable, IAsyncDisposable
     }
 
     /// <summary>The repository root: the nearest folder above <paramref name="start"/> holding Kestrel.Cloud.sln.</summary>
-    public static string FindRepositoryRoot(string? start = null)
-    {
-        for (var dir = new DirectoryInfo(start ?? AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Kestrel.Cloud.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException(
-            $"No folder above '{start ?? AppContext.BaseDirectory}' holds Kestrel.Cloud.sln. Run the tests from inside the repository.");
-    }
+    public static string FindRepositoryRoot(string? start = null) => NodePackages.FindRepositoryRoot(start);
 
     /// <summary>
-    /// Makes sure node_modules/azurite exists under <paramref name="repositoryRoot"/>, running
-    /// <c>npm ci --no-audit --no-fund</c> once under a cross-process lock if it does not. Returns the path of
-    /// Azurite's entry script.
+    /// Makes sure node_modules under <paramref name="repositoryRoot"/> matches the lockfile
+    /// (<see cref="NodePackages.EnsureInstalledAsync"/>: <c>npm ci</c> once, under a cross-process lock, when the
+    /// lockfile changed). Returns the path of Azurite's entry script.
     /// </summary>
     public static async Task<string> EnsureInstalledAsync(string repositoryRoot, CancellationToken cancellationToken = default)
     {
-        string script = Path.Combine(repositoryRoot, "node_modules", "azurite", "dist", "src", "azurite.js");
-        if (File.Exists(script))
+        string nodeModules = await NodePackages.EnsureInstalledAsync(repositoryRoot, cancellationToken).ConfigureAwait(false);
+        string script = Path.Combine(nodeModules, "azurite", "dist", "src", "azurite.js");
+        if (!File.Exists(script))
         {
-            return script;
-        }
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(InstallTimeout);
-        string lockPath = Path.Combine(Path.GetTempPath(), $"kestrel-cloud-npm-{Hash(repositoryRoot)}.lock");
-        using FileStream held = await AcquireFileLockAsync(lockPath, timeout.Token).ConfigureAwait(false);
-        if (File.Exists(script))
-        {
-            return script; // another process installed it while we waited
-        }
-
-        (int exitCode, string log) = await RunAsync(NpmExecutable(), ["ci", "--no-audit", "--no-fund"], repositoryRoot, timeout.Token).ConfigureAwait(false);
-        if (exitCode != 0 || !File.Exists(script))
-        {
-            throw new InvalidOperationException(
-                $"'npm ci --no-audit --no-fund' in '{repositoryRoot}' exited with {exitCode} and did not install Azurite. " +
-                $"Install Node.js (with npm) and check that the npm registry is reachable. Output:{Environment.NewLine}{Tail(log)}");
+            throw new InvalidOperationException($"'{script}' does not exist after npm ci; check that package.json pins azurite.");
         }
 
         return script;
@@ -197,74 +168,7 @@ public sealed class AzuriteFixture : IDisposable, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static string NpmExecutable() => OperatingSystem.IsWindows() ? "npm.cmd" : "npm";
-
-    private static string Hash(string text) =>
-        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
-
     private static string Tail(string text, int max = 4000) => text.Length <= max ? text : "…" + text[^max..];
-
-    private static async Task<FileStream> AcquireFileLockAsync(string path, CancellationToken cancellationToken)
-    {
-        // An exclusive open is the cross-process lock; the OS releases it if the holder dies.
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException)
-            {
-                // Held by another test process: poll until it is released or the install deadline passes.
-                await Task.Delay(LockRetryDelay, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string[] arguments, string workingDirectory, CancellationToken cancellationToken)
-    {
-        var psi = new ProcessStartInfo(fileName)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = new Process { StartInfo = psi };
-        var log = new StringBuilder();
-        p.OutputDataReceived += (_, e) => Append(log, e.Data);
-        p.ErrorDataReceived += (_, e) => Append(log, e.Data);
-        try
-        {
-            p.Start();
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new InvalidOperationException($"Could not start '{fileName}': {ex.Message}. Install Node.js (with npm) and put it on PATH.", ex);
-        }
-
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        try
-        {
-            await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'{fileName} {string.Join(' ', arguments)}' did not finish within {InstallTimeout}.");
-        }
-
-        lock (log)
-        {
-            return (p.ExitCode, log.ToString());
-        }
-    }
 
     private static void Append(StringBuilder log, string? line)
     {
