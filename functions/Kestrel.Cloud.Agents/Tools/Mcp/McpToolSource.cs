@@ -9,7 +9,7 @@ namespace Kestrel.Cloud.Agents.Tools.Mcp;
 /// (<see cref="ConnectAllAsync"/>, called at start-up by <see cref="McpToolsHostedService"/>) and reports their
 /// health (<see cref="GetStatus"/>). Disposing it stops every server.
 /// </summary>
-public sealed class McpToolSource : IToolSource, IAsyncDisposable
+public sealed class McpToolSource : IToolSource, IAsyncDisposable, IDisposable
 {
     private readonly McpServerConnection[] connections;
 
@@ -44,6 +44,9 @@ public sealed class McpToolSource : IToolSource, IAsyncDisposable
     /// </summary>
     public Task ConnectAllAsync(CancellationToken cancellationToken = default) =>
         Task.WhenAll(this.connections.Select(c => c.ConnectAsync(cancellationToken)));
+
+    /// <summary>Stops every server (blocking; prefer <see cref="DisposeAsync"/>).</summary>
+    public void Dispose() => this.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>Stops every server.</summary>
     public async ValueTask DisposeAsync()
