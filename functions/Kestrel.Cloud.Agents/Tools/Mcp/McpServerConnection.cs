@@ -31,7 +31,7 @@ public sealed class McpServerConnection : IAsyncDisposable
     private volatile McpClient? client;
     private volatile IReadOnlyList<McpAgentTool> tools = Array.Empty<McpAgentTool>();
     private volatile McpServerStatus status;
-    private DateTimeOffset? lastFailureAt;
+    private long lastFailureTicks; // UTC ticks of the last failed attempt; 0 when the last attempt succeeded
     private int disposed;
 
     /// <summary>Creates the connection (nothing starts until <see cref="ConnectAsync"/> or a call). The options must be valid.</summary>
@@ -114,8 +114,8 @@ public sealed class McpServerConnection : IAsyncDisposable
         McpClient? current = this.client;
         if (current is null || current.Completion.IsCompleted)
         {
-            DateTimeOffset? failedAt = this.lastFailureAt;
-            if (failedAt is { } at && this.timeProvider.GetUtcNow() - at < this.global.ReconnectDelay && this.status.State == McpServerState.Failed)
+            long failedAt = Volatile.Read(ref this.lastFailureTicks);
+            if (failedAt != 0 && this.timeProvider.GetUtcNow().UtcTicks - failedAt < this.global.ReconnectDelay.Ticks && this.status.State == McpServerState.Failed)
             {
                 throw new ToolException($"The MCP server {this.Name} is not available: {this.status.Reason} Try again later or use another tool.");
             }
@@ -137,6 +137,10 @@ public sealed class McpServerConnection : IAsyncDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new ToolException($"The tool {toolName} of the MCP server {this.Name} did not answer within {Durations.Format(this.options.CallTimeout)}; the call was cancelled.");
+        }
+        catch (OperationCanceledException) when (this.disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ToolException($"The MCP server {this.Name} was stopped (the host is shutting down) during the call to {toolName}; the call may or may not have run.");
         }
         catch (McpProtocolException ex)
         {
@@ -169,8 +173,8 @@ public sealed class McpServerConnection : IAsyncDisposable
         }
         finally
         {
+            // The token source is not disposed: calls racing with disposal may still link to it.
             this.gate.Release();
-            this.disposing.Dispose();
         }
     }
 
@@ -225,7 +229,7 @@ public sealed class McpServerConnection : IAsyncDisposable
             IList<McpClientTool> listed = await created.ListToolsAsync(cancellationToken: linked.Token).ConfigureAwait(false);
             this.tools = this.BuildTools(listed);
             this.client = created;
-            this.lastFailureAt = null;
+            Volatile.Write(ref this.lastFailureTicks, 0);
             this.SetStatus(McpServerState.Connected, null);
             McpLog.Connected(this.logger, this.Name, this.Transport, this.tools.Count);
             _ = this.WatchAsync(created);
@@ -242,7 +246,7 @@ public sealed class McpServerConnection : IAsyncDisposable
                 ? $"it did not connect within {Durations.Format(this.options.ConnectTimeout)} (ConnectTimeout)."
                 : this.Describe(ex);
             reason += this.StandardErrorTail();
-            this.lastFailureAt = this.timeProvider.GetUtcNow();
+            Volatile.Write(ref this.lastFailureTicks, this.timeProvider.GetUtcNow().UtcTicks);
             this.SetStatus(McpServerState.Failed, reason);
             McpLog.ConnectFailed(this.logger, this.Name, reason, ex);
             return false;

@@ -97,6 +97,24 @@ public class McpServerConnectionTests
     }
 
     [Fact]
+    public async Task CallToolAsync_AfterTheReconnectDelay_TriesAgain()
+    {
+        var clock = new ManualTimeProvider();
+        await using McpServerConnection connection = McpTestServers.Connection("missing", new McpServerOptions { Command = "/nonexistent/kestrel-mcp-server" }, timeProvider: clock);
+        (await connection.ConnectAsync().WaitAsync(McpTestServers.Timeout)).Should().BeFalse();
+        DateTimeOffset firstFailure = connection.Status.Since;
+        Func<Task> call = () => connection.CallToolAsync("echo", new Dictionary<string, object?>()).WaitAsync(McpTestServers.Timeout);
+
+        clock.Advance(TimeSpan.FromSeconds(4));
+        await call.Should().ThrowAsync<ToolException>();
+        connection.Status.Since.Should().Be(firstFailure, "4 s is within the 5 s ReconnectDelay");
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await call.Should().ThrowAsync<ToolException>();
+        connection.Status.Since.Should().Be(firstFailure + TimeSpan.FromSeconds(5), "after the delay the call made a new attempt, which failed again");
+    }
+
+    [Fact]
     public async Task CallToolAsync_SlowerThanCallTimeout_IsAToolError()
     {
         McpServerOptions server = await McpTestServers.EverythingAsync();
