@@ -24,6 +24,13 @@ public static class ApprovalEndpoints
     private const int MaxReasonLength = 1000;
     private const int MaxArgumentsShown = 4000;
 
+    // Arguments are shown as people read them (no \u003C escapes); the page HTML-encodes them, which is what makes them safe.
+    private static readonly JsonSerializerOptions DisplayJson = new()
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     /// <summary>Maps the routes (anonymous).</summary>
     public static IEndpointRouteBuilder MapApprovalEndpoints(this IEndpointRouteBuilder endpoints)
     {
@@ -57,7 +64,7 @@ public static class ApprovalEndpoints
         string verb = approve ? "Approve" : "Deny";
         var body = new StringBuilder();
         body.Append("<p>The agent <b>").Append(Enc(run.Agent)).Append("</b> wants to call the tool <b>").Append(Enc(pending.Tool)).Append("</b> with:</p>");
-        body.Append("<pre>").Append(Enc(Shorten(JsonSerializer.Serialize(pending.Arguments, new JsonSerializerOptions { WriteIndented = true })))).Append("</pre>");
+        body.Append("<pre>").Append(Enc(Shorten(JsonSerializer.Serialize(pending.Arguments, DisplayJson)))).Append("</pre>");
         body.Append("<p>Run <code>").Append(Enc(run.RunId)).Append("</code>, call <code>").Append(Enc(pending.CallId)).Append("</code>. This link works once and expires at ")
             .Append(Enc(claims.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture))).Append(" UTC.</p>");
         body.Append("<form method=\"post\"><p><label>Reason (optional)<br><input name=\"reason\" maxlength=\"").Append(MaxReasonLength).Append("\" size=\"60\"></label></p>");

@@ -109,7 +109,7 @@ public static class RunEndpoints
             StatusCodes.Status409Conflict,
             ProblemCodes.RunFinished,
             $"The run '{runId}' has already finished ({run.Status}); only a live run can be cancelled.",
-            new Dictionary<string, object?> { ["status"] = run.Status.ToString() });
+            new Dictionary<string, object?> { ["runStatus"] = run.Status.ToString() });
     }
 
     private static async Task<IResult> DecideAsync(string runId, string callId, HttpContext context, IAgentRunService runs, IApprovalLinkLedger ledger, HttpBodyLimit limit, ILoggerFactory loggers)
