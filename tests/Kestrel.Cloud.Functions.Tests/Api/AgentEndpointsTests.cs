@@ -188,4 +188,21 @@ public class AgentEndpointsTests
         await (await host.Client.GetAsync("/api/agents/haiku")).ShouldBeProblemAsync(HttpStatusCode.NotFound, "agent-not-found");
         await (await host.Client.DeleteAsync("/api/agents/haiku")).ShouldBeProblemAsync(HttpStatusCode.NotFound, "agent-not-found");
     }
+
+    [Fact]
+    public async Task ListAndGet_AgentBrokenOnDisk_ListsItWithErrorsAndGetReturns422()
+    {
+        await using ServerHost host = await ServerHost.StartAsync();
+        string folder = Path.Combine(host.DataPath, "agents", "broken");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, "AGENT.md"), "---\nmax_iterations: 0\n---\nPrompt.");
+
+        JsonElement list = await (await host.Client.GetAsync("/api/agents")).ShouldBeJsonAsync(HttpStatusCode.OK);
+        JsonElement problem = await (await host.Client.GetAsync("/api/agents/broken")).ShouldBeProblemAsync(HttpStatusCode.UnprocessableEntity, "agent-definition-invalid");
+
+        JsonElement broken = list.GetProperty("agents").EnumerateArray().Single(a => a.GetProperty("name").GetString() == "broken");
+        broken.GetProperty("errors")[0].GetProperty("field").GetString().Should().Be("max_iterations");
+        problem.GetProperty("errors")[0].GetProperty("file").GetString().Should().Be("AGENT.md");
+        host.Logs.WithEventId(2045).Should().BeEmpty("nothing was changed through the API");
+    }
 }

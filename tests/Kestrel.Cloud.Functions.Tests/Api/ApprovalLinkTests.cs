@@ -111,6 +111,22 @@ public class ApprovalLinkTests
 
         page.Should().Contain("not valid");
         runs.Decisions.Should().BeEmpty();
+        host.Logs.WithEventId(2044).Should().HaveCount(3);
+    }
+
+    [Fact]
+    public async Task Post_TwoClicksAtOnce_ExactlyOneDecides()
+    {
+        var (host, runs, _, pending) = await StartWithApprovalAsync();
+        await using ServerHost __ = host;
+
+        HttpResponseMessage[] answers = await Task.WhenAll(
+            host.Anonymous.PostAsync(pending.ApproveUrl, Form()),
+            host.Anonymous.PostAsync(pending.DenyUrl, Form()),
+            host.Anonymous.PostAsync(pending.ApproveUrl, Form()));
+
+        answers.Select(a => a.StatusCode).Should().BeEquivalentTo(new[] { HttpStatusCode.OK, HttpStatusCode.Conflict, HttpStatusCode.Conflict });
+        runs.Decisions.Should().ContainSingle();
     }
 
     [Fact]
@@ -135,6 +151,8 @@ public class ApprovalLinkTests
         string dataPath = host.DataPath;
         string keyFile = Path.Combine(dataPath, ApprovalSigningKey.KeyFileName);
         File.Exists(keyFile).Should().BeTrue();
+        string key = File.ReadAllText(keyFile).Trim();
+        host.Logs.WithEventId(2040).Should().ContainSingle().Which.Message.Should().Contain(keyFile).And.NotContain(key);
         if (!OperatingSystem.IsWindows())
         {
             File.GetUnixFileMode(keyFile).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);

@@ -29,6 +29,7 @@ public class MessageEndpointsTests
         links.GetProperty("cancel").GetString().Should().EndWith($"/api/runs/{runId}/cancel");
         response.Headers.Location!.ToString().Should().Be(links.GetProperty("status").GetString());
         runs.Started.Should().ContainSingle().Which.Should().Be(new StartRunRequest("default", "hello", "alice"));
+        host.Logs.WithEventId(2042).Should().ContainSingle().Which.Message.Should().Contain(runId).And.Contain("async");
     }
 
     [Fact]
