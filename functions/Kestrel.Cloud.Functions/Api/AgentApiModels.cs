@@ -251,7 +251,7 @@ public sealed record RunEventResponse(long Id, string Type, DateTimeOffset Times
     public static RunEventResponse From(RunEvent e) => new(e.Sequence, e.Type, e.Timestamp, e.Data);
 }
 
-/// <summary>The body of <c>GET /api/runs/{id}/events?format=json</c>.</summary>
+/// <summary>One page of <c>GET /api/runs/{id}/events?format=json</c> (the route answers <see cref="Events"/> as a JSON array and the rest in headers).</summary>
 /// <param name="RunId">The run.</param>
 /// <param name="Events">The events after the requested one, oldest first (at most 1000).</param>
 /// <param name="LastEventId">The id of the last event returned (pass it as <c>after</c> for more); the request's <c>after</c> when none.</param>

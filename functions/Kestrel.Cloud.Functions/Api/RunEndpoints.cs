@@ -20,6 +20,12 @@ public static class RunEndpoints
     /// <summary>The default page size of <c>GET /api/runs</c>.</summary>
     public const int DefaultPageSize = 50;
 
+    /// <summary>The header of a <c>?format=json</c> answer saying whether the run has finished and every event was returned.</summary>
+    public const string RunFinishedHeader = "x-run-finished";
+
+    /// <summary>The header of a <c>?format=json</c> answer carrying the id of its last event (the <c>after</c> of the next call).</summary>
+    public const string LastEventIdHeader = "Last-Event-ID";
+
     private const int MaxIdLength = 256;
     private const int MaxReasonLength = 4096;
 
@@ -151,7 +157,11 @@ public static class RunEndpoints
         await RequireRunAsync(runs, runId, context.RequestAborted);
         if (format == "json")
         {
-            return TypedResults.Ok(await stream.ReadPageAsync(runId, after, context.RequestAborted));
+            // A JSON array of the events, as non-SSE clients expect; whether more can follow is in the headers.
+            RunEventsResponse page = await stream.ReadPageAsync(runId, after, context.RequestAborted);
+            context.Response.Headers[RunFinishedHeader] = page.Finished ? "true" : "false";
+            context.Response.Headers[LastEventIdHeader] = page.LastEventId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Ok(page.Events);
         }
 
         await stream.WriteAsync(context, runId, after);

@@ -127,8 +127,8 @@ public sealed class RunEventStream
     }
 
     /// <summary>
-    /// One page of events after <paramref name="after"/> as JSON (<c>?format=json</c>), for clients that cannot read
-    /// SSE. <c>finished</c> is true once the page ends with the finished event (or the run is final and nothing follows).
+    /// One page of events after <paramref name="after"/> (<c>?format=json</c>), for clients that cannot read SSE.
+    /// <c>Finished</c> is true once the page ends with the finished event (or the run is final and nothing follows).
     /// </summary>
     public async Task<RunEventsResponse> ReadPageAsync(string runId, long after, CancellationToken cancellationToken)
     {

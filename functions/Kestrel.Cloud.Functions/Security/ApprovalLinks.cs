@@ -103,8 +103,10 @@ public static class ApprovalSigningKey
 }
 
 /// <summary>
-/// The base URL of links sent to humans: <c>KestrelCloud:PublicBaseUrl</c> when set, otherwise the first address the
-/// server listens on (a wildcard host such as <c>0.0.0.0</c> or <c>+</c> becomes <c>localhost</c>).
+/// The base URL of links sent to humans: <c>KestrelCloud:PublicBaseUrl</c> when set; else, on Azure App Service and
+/// Azure Functions, <c>https://{WEBSITE_HOSTNAME}</c> (the platform sets it; the app itself only listens on loopback
+/// there); else the first address the server listens on (a wildcard host such as <c>0.0.0.0</c> or <c>+</c> becomes
+/// <c>localhost</c>).
 /// </summary>
 public sealed class PublicBaseUrl
 {
@@ -112,11 +114,18 @@ public sealed class PublicBaseUrl
     private readonly IServer server;
     private readonly ListenUrls urls;
 
+    /// <summary>The variable Azure App Service and Azure Functions set to the app's default host name.</summary>
+    public const string WebsiteHostNameVariable = "WEBSITE_HOSTNAME";
+
     /// <summary>Creates the resolver.</summary>
-    public PublicBaseUrl(Microsoft.Extensions.Options.IOptions<KestrelCloudOptions> options, IServer server, ListenUrls urls)
+    public PublicBaseUrl(Microsoft.Extensions.Options.IOptions<KestrelCloudOptions> options, IServer server, ListenUrls urls, Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(options);
-        this.configured = string.IsNullOrWhiteSpace(options.Value.PublicBaseUrl) ? null : options.Value.PublicBaseUrl.Trim().TrimEnd('/');
+        ArgumentNullException.ThrowIfNull(configuration);
+        string? website = configuration[WebsiteHostNameVariable];
+        this.configured = !string.IsNullOrWhiteSpace(options.Value.PublicBaseUrl) ? options.Value.PublicBaseUrl.Trim().TrimEnd('/')
+            : !string.IsNullOrWhiteSpace(website) ? "https://" + website.Trim().TrimEnd('/')
+            : null;
         this.server = server;
         this.urls = urls;
     }

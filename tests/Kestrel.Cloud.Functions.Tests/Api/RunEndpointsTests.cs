@@ -174,4 +174,28 @@ public class RunEndpointsTests
         await (await host.Client.PostAsync("/api/runs/run-404/approvals/call_1", HttpAssertions.Json("{\"decision\":\"approve\"}"))).ShouldBeProblemAsync(HttpStatusCode.NotFound, "run-not-found");
         await (await host.Client.PostAsync($"/api/runs/{runId}/approvals/call_9", HttpAssertions.Json("{\"decision\":\"approve\"}"))).ShouldBeProblemAsync(HttpStatusCode.Conflict, "approval-not-pending");
     }
+
+    [Fact]
+    public async Task ApprovalLinks_OnAzureWithoutPublicBaseUrl_UseTheWebsiteHostName()
+    {
+        (ServerHost host, FakeAgentRunService runs) = await AgentsApiHost.StartAsync(o => o.Args.Add("--WEBSITE_HOSTNAME=myapp.azurewebsites.net"));
+        await using ServerHost _ = host;
+        string runId = await StartRunAsync(host);
+
+        PendingApproval pending = await runs.RequestApprovalAsync(runId, "call_1", "files_write", new { }, host.Clock.GetUtcNow().AddHours(1));
+
+        pending.ApproveUrl.Should().StartWith("https://myapp.azurewebsites.net/api/approvals/");
+    }
+
+    [Fact]
+    public async Task ApprovalLinks_NoPublicBaseUrl_UseTheListeningUrl()
+    {
+        (ServerHost host, FakeAgentRunService runs) = await AgentsApiHost.StartAsync();
+        await using ServerHost _ = host;
+        string runId = await StartRunAsync(host);
+
+        PendingApproval pending = await runs.RequestApprovalAsync(runId, "call_1", "files_write", new { }, host.Clock.GetUtcNow().AddHours(1));
+
+        pending.ApproveUrl.Should().StartWith(new Uri(host.BaseAddress, "/api/approvals/").ToString());
+    }
 }

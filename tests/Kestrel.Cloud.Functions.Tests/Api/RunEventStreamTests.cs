@@ -138,15 +138,18 @@ public class RunEventStreamTests
         string runId = await StartRunAsync(host);
         await runs.AppendTextAsync(runId, "a");
 
-        JsonElement live = await (await host.Client.GetAsync($"/api/runs/{runId}/events?format=json")).ShouldBeJsonAsync(HttpStatusCode.OK);
-        live.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()).Should().Equal(RunEventTypes.Started, RunEventTypes.TextDelta);
-        live.GetProperty("lastEventId").GetInt64().Should().Be(2);
-        live.GetProperty("finished").GetBoolean().Should().BeFalse();
+        HttpResponseMessage liveResponse = await host.Client.GetAsync($"/api/runs/{runId}/events?format=json");
+        JsonElement live = await liveResponse.ShouldBeJsonAsync(HttpStatusCode.OK);
+        live.EnumerateArray().Select(e => e.GetProperty("type").GetString()).Should().Equal(RunEventTypes.Started, RunEventTypes.TextDelta);
+        liveResponse.Headers.GetValues("Last-Event-ID").Single().Should().Be("2");
+        liveResponse.Headers.GetValues("x-run-finished").Single().Should().Be("false");
 
         await runs.CompleteAsync(runId, "a");
-        JsonElement rest = await (await host.Client.GetAsync($"/api/runs/{runId}/events?format=json&after=2")).ShouldBeJsonAsync(HttpStatusCode.OK);
-        rest.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetInt64()).Should().Equal(3);
-        rest.GetProperty("finished").GetBoolean().Should().BeTrue();
+        HttpResponseMessage restResponse = await host.Client.GetAsync($"/api/runs/{runId}/events?format=json&after=2");
+        JsonElement rest = await restResponse.ShouldBeJsonAsync(HttpStatusCode.OK);
+        rest.EnumerateArray().Select(e => e.GetProperty("id").GetInt64()).Should().Equal(3);
+        rest[0].GetProperty("data").GetProperty("status").GetString().Should().Be("completed");
+        restResponse.Headers.GetValues("x-run-finished").Single().Should().Be("true");
     }
 
     [Theory]
