@@ -21,7 +21,10 @@ public enum MessageMode
     /// <summary>202 at once, with the run's status, events and cancel links.</summary>
     Async,
 
-    /// <summary>Wait for the run to finish (200 with the run), up to a timeout; then 202 with the links.</summary>
+    /// <summary>
+    /// Wait for the run to finish (200 with the run), up to a timeout; then, or as soon as the run asks a human for an
+    /// approval, 202 with the links.
+    /// </summary>
     Wait,
 
     /// <summary>Stream the run's events as SSE on the same response.</summary>
@@ -137,26 +140,80 @@ public static class MessageEndpoints
                 await services.GetRequiredService<RunEventStream>().WriteAsync(context, run.RunId, after: 0);
                 return TypedResults.Empty;
             case MessageMode.Wait when wait > TimeSpan.Zero:
-                return await WaitAsync(context, runs, run, links, wait, services.GetRequiredService<TimeProvider>());
+                return await WaitAsync(context, services, runs, run, links, wait, options);
             default:
                 return TypedResults.Accepted(links.Status, new RunAcceptedResponse(run.RunId, run.Status, links));
         }
     }
 
-    private static async Task<IResult> WaitAsync(HttpContext context, IAgentRunService runs, RunInfo started, RunLinks links, TimeSpan wait, TimeProvider timeProvider)
+    private static async Task<IResult> WaitAsync(HttpContext context, IServiceProvider services, IAgentRunService runs, RunInfo started, RunLinks links, TimeSpan wait, KestrelCloudAgentsApiOptions options)
     {
-        using var timeout = new CancellationTokenSource(wait, timeProvider);
+        using var timeout = new CancellationTokenSource(wait, services.GetRequiredService<TimeProvider>());
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
+        Task<RunInfo> completion = runs.WaitForCompletionAsync(started.RunId, linked.Token);
+        Task approval = WaitForApprovalRequestAsync(services.GetRequiredService<IRunEventLog>(), started.RunId, options.EventStreamPollInterval, linked.Token);
         try
         {
-            RunInfo done = await runs.WaitForCompletionAsync(started.RunId, linked.Token);
-            return TypedResults.Ok(RunResponse.From(context.Request, done));
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-        {
-            // Still running (or waiting for an approval): answer like async mode, with the current status.
+            if (await Task.WhenAny(completion, approval) == completion)
+            {
+                try
+                {
+                    return TypedResults.Ok(RunResponse.From(context.Request, await completion));
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                {
+                    // The wait elapsed: answer 202 below.
+                }
+            }
+
+            // The run waits for a human (which may take days), or the wait elapsed: answer like async mode.
             RunInfo current = await runs.GetAsync(started.RunId, context.RequestAborted) ?? started;
             return TypedResults.Accepted(links.Status, new RunAcceptedResponse(current.RunId, current.Status, links));
+        }
+        finally
+        {
+            // Whatever happened, stop the other wait before the token sources go away.
+            await linked.CancelAsync();
+            await Observe(approval);
+            await Observe(completion);
+        }
+    }
+
+    /// <summary>Completes when the run's log holds an <see cref="RunEventTypes.ApprovalRequested"/> event; never otherwise (cancel it).</summary>
+    private static async Task WaitForApprovalRequestAsync(IRunEventLog log, string runId, TimeSpan pollInterval, CancellationToken cancellationToken)
+    {
+        long cursor = 0;
+        while (true)
+        {
+            IReadOnlyList<RunEvent> batch = await log.ReadAsync(runId, cursor, RunEventStream.BatchSize, cancellationToken);
+            foreach (RunEvent e in batch)
+            {
+                if (e.Type == RunEventTypes.ApprovalRequested)
+                {
+                    return;
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                cursor = batch[^1].Sequence;
+                continue;
+            }
+
+            await log.WaitAsync(runId, cursor, pollInterval, cancellationToken);
+        }
+    }
+
+    /// <summary>Awaits a task on the clean-up path: its outcome was already used (or no longer matters), so nothing escapes.</summary>
+    private static async Task Observe(Task task)
+    {
+        try
+        {
+            await task;
+        }
+        catch (Exception)
+        {
+            // Cancelled by us, or failed after the answer was decided; an unexpected failure was already thrown by the first await.
         }
     }
 

@@ -77,6 +77,21 @@ public class MessageEndpointsTests
     }
 
     [Fact]
+    public async Task PostMessage_WaitModeRunAsksForApproval_Returns202AtOnceWithoutWaitingOut()
+    {
+        (ServerHost host, FakeAgentRunService runs) = await AgentsApiHost.StartAsync();
+        await using ServerHost _ = host;
+
+        Task<HttpResponseMessage> pending = host.Client.PostAsync("/api/agents/default/messages?mode=wait&wait=5m", Message("write a file"));
+        await runs.WaitStarted.Task.WaitAsync(ServerHost.DeadlineToken());
+        await runs.RequestApprovalAsync("run-1", "call_1", "files_write", new { path = "a.txt" }, host.Clock.GetUtcNow().AddHours(1));
+        HttpResponseMessage response = await pending.WaitAsync(ServerHost.DeadlineToken());
+
+        JsonElement body = await response.ShouldBeJsonAsync(HttpStatusCode.Accepted);
+        body.GetProperty("status").GetString().Should().Be("WaitingForApproval", "the clock never moved: the answer came because a human is needed");
+    }
+
+    [Fact]
     public async Task PostMessage_WaitLongerThanTheMaximum_IsCappedToTheMaximum()
     {
         (ServerHost host, FakeAgentRunService runs) = await AgentsApiHost.StartAsync(o =>
