@@ -115,6 +115,21 @@ public class ApprovalLinkTests
     }
 
     [Fact]
+    public async Task Post_SecondClickBeforeTheRunAppliedTheFirst_Returns409FromTheLedger()
+    {
+        var (host, runs, runId, pending) = await StartWithApprovalAsync();
+        await using ServerHost _ = host;
+        runs.PendingViewLags = true;
+
+        await ShouldBeHtmlAsync(await host.Anonymous.PostAsync(pending.ApproveUrl, Form()), HttpStatusCode.OK);
+        await ShouldBeHtmlAsync(await host.Anonymous.PostAsync(pending.DenyUrl, Form()), HttpStatusCode.Conflict);
+        await (await host.Client.PostAsync($"/api/runs/{runId}/approvals/call_7", HttpAssertions.Json("{\"decision\":\"deny\"}")))
+            .ShouldBeProblemAsync(HttpStatusCode.Conflict, "approval-not-pending");
+
+        runs.Decisions.Should().ContainSingle("the run still lists the call, so only the ledger can refuse the later decisions");
+    }
+
+    [Fact]
     public async Task Post_TwoClicksAtOnce_ExactlyOneDecides()
     {
         var (host, runs, _, pending) = await StartWithApprovalAsync();

@@ -41,6 +41,12 @@ public sealed class FakeAgentRunService : IAgentRunService
     /// <summary>Completes when <see cref="WaitForCompletionAsync"/> has been called (the HTTP layer's wait timer exists by then).</summary>
     public TaskCompletionSource WaitStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>
+    /// When true, an accepted decision leaves the call listed as pending, as the real service does until the turn's
+    /// orchestration has applied the decision: only the ledger then stops a second decision.
+    /// </summary>
+    public bool PendingViewLags { get; set; }
+
     /// <summary>Cancel requests, in order.</summary>
     public ConcurrentQueue<(string RunId, string? Reason)> Cancels { get; } = new();
 
@@ -114,7 +120,7 @@ public sealed class FakeAgentRunService : IAgentRunService
                 return ApprovalOutcome.NotPending;
             }
 
-            var rest = run.Info.PendingApprovals.Where(p => p.CallId != callId).ToList();
+            var rest = this.PendingViewLags ? run.Info.PendingApprovals.ToList() : run.Info.PendingApprovals.Where(p => p.CallId != callId).ToList();
             run.Info = run.Info with { PendingApprovals = rest, Status = rest.Count == 0 ? RunStatus.Running : RunStatus.WaitingForApproval, LastUpdatedAt = this.time.GetUtcNow() };
         }
 
