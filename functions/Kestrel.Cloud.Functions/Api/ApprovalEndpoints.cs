@@ -35,7 +35,8 @@ public static class ApprovalEndpoints
     public static IEndpointRouteBuilder MapApprovalEndpoints(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapGet(SignedApprovalLinkFactory.RoutePrefix + "{token}", ShowAsync).AllowAnonymous();
+        // HEAD too: link checkers send it, and like GET it only looks.
+        endpoints.MapMethods(SignedApprovalLinkFactory.RoutePrefix + "{token}", new[] { HttpMethods.Get, HttpMethods.Head }, ShowAsync).AllowAnonymous();
         endpoints.MapPost(SignedApprovalLinkFactory.RoutePrefix + "{token}", DecideAsync).AllowAnonymous();
         return endpoints;
     }

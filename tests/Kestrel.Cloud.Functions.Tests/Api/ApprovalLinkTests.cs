@@ -38,7 +38,9 @@ public class ApprovalLinkTests
 
         html.Should().Contain("<form method=\"post\">").And.Contain("Approve this call").And.Contain("files_write");
         html.Should().Contain("&lt;script&gt;notes.txt").And.NotContain("<script>", "everything shown is HTML-encoded");
-        runs.Decisions.Should().BeEmpty("a GET never decides: link scanners prefetch links");
+        using var head = new HttpRequestMessage(HttpMethod.Head, pending.ApproveUrl);
+        (await host.Anonymous.SendAsync(head)).StatusCode.Should().Be(HttpStatusCode.OK);
+        runs.Decisions.Should().BeEmpty("a GET (or HEAD) never decides: link scanners prefetch links");
         (await host.Client.GetAsync($"/api/runs/{runId}")).StatusCode.Should().Be(HttpStatusCode.OK);
     }
 
