@@ -29,7 +29,7 @@ public static class KestrelCloudApp
 {
     /// <summary>
     /// Builds the app: configuration, listening URLs, body limit, API-key authentication on every route but
-    /// <c>/</c>, <c>/api/health</c> and <c>/api/ready</c>, problem responses, the durable engine with its store and
+    /// <c>/</c>, <c>/api/health</c>, <c>/api/ready</c> and the signed approval links, problem responses, the durable engine with its store and
     /// in-process dispatcher, the samples and the routes. Throws <see cref="InvalidOperationException"/> listing every
     /// invalid setting.
     /// </summary>
@@ -118,6 +118,10 @@ public static class KestrelCloudApp
         }
         services.AddSingleton<OrchestrationEndpoints.Services>();
 
+        // The agent engine registers its services here, before the API's defaults (they are TryAdd):
+        // services.AddKestrelAgents(configuration);
+        services.AddAgentsApi(configuration, options);
+
         configureServices?.Invoke(services);
 
         WebApplication app = builder.Build();
@@ -127,6 +131,7 @@ public static class KestrelCloudApp
         app.UseAuthorization();
         app.MapStatusEndpoints();
         app.MapOrchestrationEndpoints();
+        app.MapAgentsApi();
         if (underFunctionsHost)
         {
             // Only under the host: then the app listens on 127.0.0.1 alone, and only the host can call them.

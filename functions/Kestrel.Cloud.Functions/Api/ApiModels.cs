@@ -13,13 +13,9 @@ public sealed record RootResponse(string Name, string Version, IReadOnlyDictiona
 
 /// <summary>The body of <c>GET /api/health</c>.</summary>
 /// <param name="Status"><c>Healthy</c> or <c>Unhealthy</c>.</param>
-/// <param name="Components">Each component and its state.</param>
-public sealed record HealthResponse(string Status, HealthComponents Components);
-
-/// <summary>The components the health check looks at.</summary>
-/// <param name="Store">The engine store.</param>
-/// <param name="Dispatcher">The in-process durable dispatcher.</param>
-public sealed record HealthComponents(StoreHealth Store, DispatcherHealth Dispatcher);
+/// <param name="Components">Each component and its state, by name: <c>store</c>, <c>dispatcher</c>, then every
+/// <see cref="IHealthComponent"/> (<c>agents</c>, <c>provider</c>, ...).</param>
+public sealed record HealthResponse(string Status, IReadOnlyDictionary<string, object> Components);
 
 /// <summary>The store's health.</summary>
 /// <param name="Status"><c>Healthy</c> or <c>Unhealthy</c>.</param>

@@ -40,19 +40,36 @@ public static class StatusEndpoints
                 ["ready"] = "/api/ready",
                 ["orchestrators"] = "/api/orchestrators",
                 ["instances"] = "/api/instances",
+                ["agents"] = "/api/agents",
+                ["runs"] = "/api/runs",
+                ["sessions"] = "/api/sessions",
             }));
 
-    private static async Task<IResult> GetHealthAsync(ServerStatus status, CancellationToken cancellationToken)
+    private static async Task<IResult> GetHealthAsync(ServerStatus status, IEnumerable<IHealthComponent> contributors, CancellationToken cancellationToken)
     {
         bool reachable = await status.ProbeStoreAsync(cancellationToken);
         bool running = status.DispatcherRunning;
         bool dispatching = status.DispatchHealthy;
         bool healthy = reachable && dispatching;
-        var body = new HealthResponse(
-            healthy ? Healthy : Unhealthy,
-            new HealthComponents(
-                new StoreHealth(reachable ? Healthy : Unhealthy, status.StoreName, reachable),
-                new DispatcherHealth(dispatching ? Healthy : Unhealthy, running)));
+        var components = new Dictionary<string, object>
+        {
+            ["store"] = new StoreHealth(reachable ? Healthy : Unhealthy, status.StoreName, reachable),
+            ["dispatcher"] = new DispatcherHealth(dispatching ? Healthy : Unhealthy, running),
+        };
+        foreach (IHealthComponent component in contributors)
+        {
+            HealthComponentReport report = await component.CheckAsync(cancellationToken);
+            var entry = new Dictionary<string, object?> { ["status"] = report.State.ToString() };
+            foreach ((string key, object? value) in report.Details)
+            {
+                entry[key] = value;
+            }
+
+            components[component.Name] = entry;
+            healthy &= report.State != HealthState.Unhealthy;
+        }
+
+        var body = new HealthResponse(healthy ? Healthy : Unhealthy, components);
         return TypedResults.Json(body, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 

@@ -44,6 +44,19 @@ public sealed class KestrelCloudOptions
     /// <summary>Housekeeping: re-waking stalled instances and purging old finished ones.</summary>
     public KestrelCloudHousekeepingOptions Housekeeping { get; set; } = new();
 
+    /// <summary>
+    /// The absolute URL people and clients reach the server at (for example <c>https://agents.example.com</c>); used
+    /// for the signed approval links sent to humans. Empty uses the first listening URL.
+    /// </summary>
+    /// <value>The default value is empty (the listening URL).</value>
+    public string? PublicBaseUrl { get; set; }
+
+    /// <summary>Signed approval links.</summary>
+    public KestrelCloudApprovalsOptions Approvals { get; set; } = new();
+
+    /// <summary>The agents HTTP API: message waits and the run event stream.</summary>
+    public KestrelCloudAgentsApiOptions AgentsApi { get; set; } = new();
+
     /// <summary>The configured API keys, without blank entries.</summary>
     public IReadOnlyList<string> ConfiguredApiKeys => this.ApiKeys.Where(k => !string.IsNullOrWhiteSpace(k)).ToList();
 
@@ -97,6 +110,21 @@ public sealed class KestrelCloudOptions
         {
             errors.Add($"KestrelCloud:Housekeeping:Interval must be at least {KestrelCloudHousekeepingOptions.MinInterval}; it is {this.Housekeeping.Interval}.");
         }
+
+        if (!string.IsNullOrWhiteSpace(this.PublicBaseUrl)
+            && (!Uri.TryCreate(this.PublicBaseUrl.Trim(), UriKind.Absolute, out Uri? publicUri)
+                || (publicUri.Scheme != Uri.UriSchemeHttp && publicUri.Scheme != Uri.UriSchemeHttps)
+                || !string.IsNullOrEmpty(publicUri.Query) || !string.IsNullOrEmpty(publicUri.Fragment)))
+        {
+            errors.Add($"KestrelCloud:PublicBaseUrl must be an absolute http or https URL without query or fragment, for example https://agents.example.com; it is '{this.PublicBaseUrl}'.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(this.Approvals.SigningKey) && System.Text.Encoding.UTF8.GetByteCount(this.Approvals.SigningKey.Trim()) < KestrelCloudApprovalsOptions.MinSigningKeyLength)
+        {
+            errors.Add($"KestrelCloud:Approvals:SigningKey is too short; use at least {KestrelCloudApprovalsOptions.MinSigningKeyLength} random characters (for example the output of 'openssl rand -base64 48'), or remove it to use a generated key file.");
+        }
+
+        errors.AddRange(this.AgentsApi.Validate());
 
         if (errors.Count > 0)
         {
@@ -161,4 +189,69 @@ public sealed class KestrelCloudHousekeepingOptions
     /// </summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Signed approval links (<c>KestrelCloud:Approvals</c>).</summary>
+public sealed class KestrelCloudApprovalsOptions
+{
+    /// <summary>Shortest signing key accepted from configuration, in UTF-8 bytes.</summary>
+    public const int MinSigningKeyLength = 32;
+
+    /// <summary>
+    /// The HMAC key that signs approval links (its UTF-8 bytes). Every process of one deployment must use the same key.
+    /// Empty: a random key is generated at first start into <c>approval-signing-key</c> in the data folder (owner-only).
+    /// </summary>
+    /// <value>The default value is empty (generate a key file).</value>
+    public string? SigningKey { get; set; }
+}
+
+/// <summary>The agents HTTP API (<c>KestrelCloud:AgentsApi</c>).</summary>
+public sealed class KestrelCloudAgentsApiOptions
+{
+    /// <summary>How long <c>POST /api/agents/{name}/messages?mode=wait</c> waits when the caller names no <c>wait</c>.</summary>
+    /// <value>The default value is 30 seconds.</value>
+    public TimeSpan DefaultMessageWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest wait a caller may ask for; longer <c>wait</c> values are capped to it.</summary>
+    /// <value>The default value is 5 minutes.</value>
+    public TimeSpan MaxMessageWait { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often an idle event stream sends a comment line, so proxies keep the connection open.</summary>
+    /// <value>The default value is 15 seconds.</value>
+    public TimeSpan EventStreamHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The longest an event stream waits before reading the log again. Events appended in this process wake it at
+    /// once; this bounds the delay for events appended by other processes.
+    /// </summary>
+    /// <value>The default value is 1 second.</value>
+    public TimeSpan EventStreamPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The errors of these settings (empty when valid).</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (this.DefaultMessageWait < TimeSpan.Zero)
+        {
+            yield return $"KestrelCloud:AgentsApi:DefaultMessageWait must not be negative; it is {this.DefaultMessageWait}.";
+        }
+
+        if (this.MaxMessageWait < TimeSpan.Zero || this.MaxMessageWait > TimeSpan.FromHours(1))
+        {
+            yield return $"KestrelCloud:AgentsApi:MaxMessageWait must be between 00:00:00 and 01:00:00; it is {this.MaxMessageWait}.";
+        }
+        else if (this.DefaultMessageWait > this.MaxMessageWait)
+        {
+            yield return $"KestrelCloud:AgentsApi:DefaultMessageWait ({this.DefaultMessageWait}) must not be longer than MaxMessageWait ({this.MaxMessageWait}).";
+        }
+
+        if (this.EventStreamHeartbeatInterval < TimeSpan.FromSeconds(1) || this.EventStreamHeartbeatInterval > TimeSpan.FromMinutes(10))
+        {
+            yield return $"KestrelCloud:AgentsApi:EventStreamHeartbeatInterval must be between 00:00:01 and 00:10:00; it is {this.EventStreamHeartbeatInterval}.";
+        }
+
+        if (this.EventStreamPollInterval < TimeSpan.FromMilliseconds(10) || this.EventStreamPollInterval > TimeSpan.FromMinutes(1))
+        {
+            yield return $"KestrelCloud:AgentsApi:EventStreamPollInterval must be between 00:00:00.010 and 00:01:00; it is {this.EventStreamPollInterval}.";
+        }
+    }
 }

@@ -55,4 +55,25 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2034, Level = LogLevel.Information, Message = "Work dispatch: {Mode}.")]
     public static partial void DispatchMode(ILogger logger, string mode);
+
+    [LoggerMessage(EventId = 2040, Level = LogLevel.Information, Message = "Approval links are signed with the key from {Source}.")]
+    public static partial void ApprovalSigningKeySource(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 2041, Level = LogLevel.Warning, Message = "Health check: the agent workspace is not reachable.")]
+    public static partial void AgentWorkspaceUnreachable(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2042, Level = LogLevel.Information, Message = "Run {RunId} started for agent {Agent} (session {SessionKey}, mode {Mode}).")]
+    public static partial void RunStarted(ILogger logger, string runId, string agent, string sessionKey, string mode);
+
+    [LoggerMessage(EventId = 2043, Level = LogLevel.Information, Message = "Run {RunId}, call {CallId}: {Decision} via {Channel}; outcome {Outcome}.")]
+    public static partial void ApprovalDecided(ILogger logger, string runId, string callId, string decision, string channel, string outcome);
+
+    [LoggerMessage(EventId = 2044, Level = LogLevel.Warning, Message = "Signed approval link refused: {Reason}.")]
+    public static partial void ApprovalLinkRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2045, Level = LogLevel.Information, Message = "Agent {Agent} {Operation}.")]
+    public static partial void AgentChanged(ILogger logger, string agent, string operation);
+
+    [LoggerMessage(EventId = 2046, Level = LogLevel.Warning, Message = "Could not create the default agent at start-up.")]
+    public static partial void DefaultAgentFailed(ILogger logger, Exception exception);
 }

@@ -1,3 +1,5 @@
+using Kestrel.Cloud.Agents.Definitions;
+using Kestrel.Cloud.Agents.Providers;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Functions.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
@@ -73,6 +75,27 @@ public sealed class ApiExceptionHandler : IExceptionHandler
                 return ProblemWriter.Create(context, StatusCodes.Status404NotFound, ProblemCodes.InstanceNotFound, notFound.Message);
             case PayloadTooLargeException tooLarge:
                 return ProblemWriter.Create(context, StatusCodes.Status413PayloadTooLarge, ProblemCodes.PayloadTooLarge, tooLarge.Message);
+            case AgentDefinitionException invalid:
+                return ProblemWriter.Create(
+                    context,
+                    StatusCodes.Status422UnprocessableEntity,
+                    ProblemCodes.AgentDefinitionInvalid,
+                    invalid.Message,
+                    new Dictionary<string, object?> { ["errors"] = Api.AgentDefinitionErrorResponse.From(invalid.Errors) });
+            case AgentWorkspaceException workspace:
+                return workspace.Error switch
+                {
+                    AgentWorkspaceError.NotFound => ProblemWriter.Create(context, StatusCodes.Status404NotFound, ProblemCodes.AgentNotFound, workspace.Message + " GET /api/agents lists the agents."),
+                    AgentWorkspaceError.AlreadyExists => ProblemWriter.Create(context, StatusCodes.Status409Conflict, ProblemCodes.AgentAlreadyExists, workspace.Message),
+                    _ => ProblemWriter.Create(context, StatusCodes.Status412PreconditionFailed, ProblemCodes.AgentVersionMismatch, workspace.Message),
+                };
+            case ProviderNotConfiguredException provider:
+                return ProblemWriter.Create(
+                    context,
+                    StatusCodes.Status503ServiceUnavailable,
+                    ProblemCodes.ProviderNotConfigured,
+                    provider.Message,
+                    new Dictionary<string, object?> { ["provider"] = provider.ProviderName, ["environmentVariables"] = provider.EnvironmentVariables });
             case BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }:
                 return ProblemWriter.Create(context, StatusCodes.Status413PayloadTooLarge, ProblemCodes.PayloadTooLarge, this.bodyLimit.TooLargeDetail());
             case BadHttpRequestException bad:

@@ -75,4 +75,37 @@ public static class ProblemCodes
 
     /// <summary>500: something unexpected; the correlation id finds it in the server log.</summary>
     public const string InternalError = "internal-error";
+
+    /// <summary>400: a field of the request body is missing or not valid.</summary>
+    public const string InvalidField = "invalid-field";
+
+    /// <summary>422: an agent's files have problems; <c>errors</c> lists each with its file and field.</summary>
+    public const string AgentDefinitionInvalid = "agent-definition-invalid";
+
+    /// <summary>404: no agent with that name.</summary>
+    public const string AgentNotFound = "agent-not-found";
+
+    /// <summary>409: an agent with that name exists.</summary>
+    public const string AgentAlreadyExists = "agent-already-exists";
+
+    /// <summary>412: the agent changed since the version in If-Match.</summary>
+    public const string AgentVersionMismatch = "agent-version-mismatch";
+
+    /// <summary>404: no run with that id.</summary>
+    public const string RunNotFound = "run-not-found";
+
+    /// <summary>409: the run has finished, so it cannot be cancelled.</summary>
+    public const string RunFinished = "run-finished";
+
+    /// <summary>409: the run has no pending approval with that call id.</summary>
+    public const string ApprovalNotPending = "approval-not-pending";
+
+    /// <summary>404: no session with that agent and key.</summary>
+    public const string SessionNotFound = "session-not-found";
+
+    /// <summary>503: no model provider is configured; <c>environmentVariables</c> names what to set.</summary>
+    public const string ProviderNotConfigured = "provider-not-configured";
+
+    /// <summary>503: no agent engine (run service) is registered in this server.</summary>
+    public const string AgentEngineUnavailable = "agent-engine-unavailable";
 }
