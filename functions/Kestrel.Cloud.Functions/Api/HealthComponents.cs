@@ -115,3 +115,43 @@ public sealed class ProviderHealthComponent : IHealthComponent
         }));
     }
 }
+
+/// <summary>
+/// <c>mcp</c>: each configured MCP server's state and tool count. NotConfigured when no server is declared; Unhealthy
+/// when any enabled server failed to connect or dropped its connection (the reason says why, without the command line
+/// or URL); a server still connecting at start-up counts as healthy.
+/// </summary>
+public sealed class McpHealthComponent : IHealthComponent
+{
+    private readonly Kestrel.Cloud.Agents.Tools.Mcp.McpToolSource source;
+
+    /// <summary>Creates the check.</summary>
+    public McpHealthComponent(Kestrel.Cloud.Agents.Tools.Mcp.McpToolSource source) => this.source = source;
+
+    /// <inheritdoc />
+    public string Name => "mcp";
+
+    /// <inheritdoc />
+    public Task<HealthComponentReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<Kestrel.Cloud.Agents.Tools.Mcp.McpServerStatus> servers = this.source.GetStatus();
+        var details = new Dictionary<string, object?>
+        {
+            ["servers"] = servers.Select(s => new Dictionary<string, object?>
+            {
+                ["name"] = s.Server,
+                ["transport"] = s.Transport,
+                ["state"] = s.State.ToString(),
+                ["tools"] = s.ToolCount,
+                ["reason"] = s.Reason,
+                ["since"] = s.Since,
+            }).ToList(),
+        };
+        HealthState state = servers.Count == 0
+            ? HealthState.NotConfigured
+            : servers.All(s => s.IsHealthy || s.State == Kestrel.Cloud.Agents.Tools.Mcp.McpServerState.Connecting)
+                ? HealthState.Healthy
+                : HealthState.Unhealthy;
+        return Task.FromResult(new HealthComponentReport(state, details));
+    }
+}
