@@ -14,6 +14,9 @@ public static class TurnMessages
     /// <summary>The additional-property key that marks a stored tool result as an error.</summary>
     public const string IsErrorKey = "kestrel.isError";
 
+    /// <summary><c>AIJsonUtilities.DefaultOptions</c> without indentation.</summary>
+    private static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     /// <summary>The messages for a model call: the system prompt (plus any summaries of older history), then the conversation.</summary>
     public static IList<ChatMessage> ToChatMessages(string systemPrompt, IEnumerable<TurnMessage> messages)
     {
@@ -37,7 +40,7 @@ public static class TurnMessages
 
     /// <summary>The session JSON of <paramref name="messages"/>.</summary>
     public static string ToSessionJson(IEnumerable<TurnMessage> messages) =>
-        JsonSerializer.Serialize(messages.Select(m => ToChatMessage(m, forModel: false)).ToList(), AIJsonUtilities.DefaultOptions);
+        JsonSerializer.Serialize(messages.Select(m => ToChatMessage(m, forModel: false)).ToList(), Compact);
 
     /// <summary>Reads session JSON back; null or empty text gives no messages.</summary>
     public static IReadOnlyList<TurnMessage> FromSessionJson(string? json)
@@ -129,12 +132,12 @@ public static class TurnMessages
         string s => s,
         JsonElement { ValueKind: JsonValueKind.String } e => e.GetString() ?? string.Empty,
         JsonElement e => e.GetRawText(),
-        _ => JsonSerializer.Serialize(result, AIJsonUtilities.DefaultOptions),
+        _ => JsonSerializer.Serialize(result, Compact),
     };
 
     /// <summary>Tool call arguments as a JSON object text.</summary>
     internal static string SerializeArguments(IDictionary<string, object?>? arguments) =>
-        arguments is null || arguments.Count == 0 ? "{}" : JsonSerializer.Serialize(arguments, AIJsonUtilities.DefaultOptions);
+        arguments is null || arguments.Count == 0 ? "{}" : JsonSerializer.Serialize(arguments, Compact);
 
     private static Dictionary<string, object?> ParseArguments(string json)
     {
