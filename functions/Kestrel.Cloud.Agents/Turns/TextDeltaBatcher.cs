@@ -14,7 +14,7 @@ public sealed class TextDeltaBatcher
     private readonly TimeSpan interval;
     private readonly int maxChars;
     private readonly StringBuilder pending = new();
-    private long lastFlush;
+    private DateTimeOffset lastFlush;
     private bool flushedOnce;
 
     /// <summary>Creates a batcher.</summary>
@@ -41,7 +41,7 @@ public sealed class TextDeltaBatcher
         this.pending.Append(text);
         bool due = !this.flushedOnce
             || this.pending.Length >= this.maxChars
-            || this.timeProvider.GetElapsedTime(this.lastFlush) >= this.interval;
+            || this.timeProvider.GetUtcNow() - this.lastFlush >= this.interval;
         return due ? this.Flush() : null;
     }
 
@@ -56,7 +56,7 @@ public sealed class TextDeltaBatcher
         string batch = this.pending.ToString();
         this.pending.Clear();
         this.flushedOnce = true;
-        this.lastFlush = this.timeProvider.GetTimestamp();
+        this.lastFlush = this.timeProvider.GetUtcNow();
         this.BatchCount++;
         return batch;
     }
