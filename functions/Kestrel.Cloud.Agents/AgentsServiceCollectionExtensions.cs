@@ -80,6 +80,7 @@ public static class AgentsServiceCollectionExtensions
             sp.GetRequiredService<ChatClientFactory>(),
             sp.GetRequiredService<IOptions<AgentRuntimeOptions>>(),
             sp));
+        services.TryAddSingleton<RunStreamRegistry>();
         services.AddHostedService<DefaultAgentInitializer>();
         services.AddDurableTask(registry => registry.AddAgentTurns());
         return services;

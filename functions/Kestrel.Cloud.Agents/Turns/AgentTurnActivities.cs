@@ -30,6 +30,7 @@ internal sealed class TurnServices
         this.Models = services.GetRequiredService<ChatClientFactory>();
         this.Links = services.GetService<IApprovalLinkFactory>();
         this.Time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        this.Streams = services.GetService<RunStreamRegistry>() ?? new RunStreamRegistry();
         this.Logger = services.GetService<ILoggerFactory>()?.CreateLogger("Kestrel.Cloud.Agents.Turns") ?? NullLogger.Instance;
     }
 
@@ -48,6 +49,8 @@ internal sealed class TurnServices
     public IApprovalLinkFactory? Links { get; }
 
     public TimeProvider Time { get; }
+
+    public RunStreamRegistry Streams { get; }
 
     public ILogger Logger { get; }
 
@@ -192,7 +195,12 @@ internal sealed class CallModelActivity(IServiceProvider services) : TaskActivit
     public override async Task<CallModelResult> RunAsync(TaskActivityContext context, CallModelInput input)
     {
         var s = new TurnServices(services);
-        CancellationToken ct = context.CancellationToken;
+        if (s.Streams.IsFinished(input.RunId))
+        {
+            throw new TurnException($"The run {input.RunId} has finished; its model call is not made.");
+        }
+
+        using IDisposable registration = s.Streams.Register(input.RunId, context.CancellationToken, out CancellationToken ct);
         AgentDefinition agent = await s.GetAgentAsync(input.Agent, ct).ConfigureAwait(false);
         ToolPolicy policy = input.PolicyAgent is { } policyAgent && policyAgent != input.Agent
             ? (await s.GetAgentAsync(policyAgent, ct).ConfigureAwait(false)).Policy
@@ -428,6 +436,7 @@ internal sealed class FinishActivity(IServiceProvider services) : TaskActivity<F
     public override async Task<bool> RunAsync(TaskActivityContext context, FinishInput input)
     {
         var s = new TurnServices(services);
+        s.Streams.MarkFinished(input.RunId);
         string? text = input.Text is null ? null : TurnEvents.Truncate(input.Text, 48_000).Text;
         await s.Events.AppendAsync(
             input.RunId,

@@ -109,6 +109,49 @@ public sealed class TurnDurabilityTests
         stored[^1].Text.Should().Be("Tea it is.");
     }
 
+    /// <summary>
+    /// Proves cancelling while the model is still streaming ends the run at once as Cancelled, with the text streamed
+    /// so far as its final text and in the saved session (recovered from the run's log), and finished as the last event.
+    /// </summary>
+    [Fact]
+    public async Task Cancel_WhileModelStreams_KeepsStreamedText()
+    {
+        await using TurnHarness h = await TurnHarness.CreateAsync(sqlite: false, new Dictionary<string, string?> { ["KestrelCloud:Agents:DeltaBatchInterval"] = "00:00:00" });
+        await h.CreateAgentAsync("a", "tools: []");
+        h.Server.Enqueue(TurnWire.TextThenHang("Partial ", "answer"));
+        string runId = await h.StartAsync("a", "write a long essay", "s");
+
+        // Start, LoadContext, then the step that schedules CallModel.
+        (await h.Worker.TryProcessNextOrchestrationAsync()).Should().BeTrue();
+        (await h.Worker.TryProcessNextActivityAsync()).Should().BeTrue();
+        (await h.Worker.TryProcessNextOrchestrationAsync()).Should().BeTrue();
+        using var stopStreaming = new CancellationTokenSource();
+        Task<bool> streaming = h.Worker.TryProcessNextActivityAsync(stopStreaming.Token);
+        for (int i = 0; i < 100 && (await h.EventsOfAsync(runId)).Count(e => e.Type == RunEventTypes.TextDelta) < 2; i++)
+        {
+            await h.Events.WaitAsync(runId, (await h.EventsOfAsync(runId)).Count, TimeSpan.FromSeconds(10));
+        }
+
+        (await h.Runs.CancelAsync(runId, "enough")).Should().BeTrue();
+        await h.RunUntilIdleAsync();
+
+        RunInfo run = await h.GetAsync(runId);
+        run.Status.Should().Be(RunStatus.Cancelled);
+        run.FinalText.Should().Be("Partial answer");
+        IReadOnlyList<RunEvent> events = await h.EventsOfAsync(runId);
+        events[^1].Type.Should().Be(RunEventTypes.Finished);
+        events[^1].Data.GetProperty("status").GetString().Should().Be("cancelled");
+        events[^1].Data.GetProperty("text").GetString().Should().Be("Partial answer");
+        IReadOnlyList<TurnMessage> session = TurnMessages.FromSessionJson((await h.Sessions.GetAsync("a", "s"))!.MessagesJson);
+        session.Select(m => (m.Role, m.Text)).Should().Equal(("user", "write a long essay"), ("assistant", "Partial answer"));
+
+        // Finishing stopped the model call still streaming in this process: it ends without appending anything more.
+        (await streaming.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue();
+        stopStreaming.IsCancellationRequested.Should().BeFalse();
+        (await h.EventsOfAsync(runId))[^1].Type.Should().Be(RunEventTypes.Finished, "nothing is appended after finished");
+        (await h.EventsOfAsync(runId)).Count(e => e.Type == RunEventTypes.Usage).Should().Be(0);
+    }
+
     /// <summary>Proves StartAsync refuses an agent whose provider is not configured, naming the environment variable to set.</summary>
     [Fact]
     public async Task Start_ProviderNotConfigured_MessageNamesEnvironmentVariable()

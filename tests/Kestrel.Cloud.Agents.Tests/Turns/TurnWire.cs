@@ -31,6 +31,14 @@ internal static class TurnWire
         return ScriptedResponse.Sse(events);
     }
 
+    /// <summary>A stream that sends <paramref name="pieces"/> and then stays open, as a model still writing.</summary>
+    public static ScriptedResponse TextThenHang(params string[] pieces)
+    {
+        var events = new List<string> { Chunk(new { role = "assistant", content = string.Empty }, null) };
+        events.AddRange(pieces.Select(p => Chunk(new { content = p }, null)));
+        return new ScriptedResponse(200, SseEvents: events, HangAfterSse: true);
+    }
+
     /// <summary>The messages a recorded Chat Completions request sent, as (role, text) with tool results' text.</summary>
     public static IReadOnlyList<(string Role, string Text)> Messages(RecordedRequest request) =>
         request.Json.GetProperty("messages").EnumerateArray()
