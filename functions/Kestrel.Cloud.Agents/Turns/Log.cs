@@ -28,7 +28,4 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2107, Level = LogLevel.Information, Message = "Created the default agent.")]
     public static partial void DefaultAgentCreated(ILogger logger);
-
-    [LoggerMessage(EventId = 2108, Level = LogLevel.Error, Message = "An activity of run {RunId} failed with an internal error (error id {ErrorId}).")]
-    public static partial void InternalError(ILogger logger, string runId, string errorId, Exception exception);
 }
