@@ -301,6 +301,23 @@ public abstract class AgentTurnTests : IAsyncLifetime
         this.writer.Calls.Should().HaveCount(1);
     }
 
+    /// <summary>Proves a provider failure ends the run as failed with the provider's (safe) message, appends finished(failed) and saves no session.</summary>
+    [Fact]
+    public async Task Turn_ProviderRejectsKey_FailsWithProviderMessage()
+    {
+        this.h.Server.Enqueue(OpenAIWire.InvalidKey());
+        string runId = await this.h.StartAsync("helper", "hi", "f1");
+        await this.h.RunUntilIdleAsync();
+
+        RunInfo run = await this.h.GetAsync(runId);
+        run.Status.Should().Be(RunStatus.Failed);
+        run.Error.Should().Contain("Incorrect API key").And.NotContain("internal error");
+        RunEvent last = (await this.h.EventsOfAsync(runId))[^1];
+        last.Type.Should().Be(RunEventTypes.Finished);
+        last.Data.GetProperty("status").GetString().Should().Be("failed");
+        (await this.h.Sessions.GetAsync("helper", "f1")).Should().BeNull();
+    }
+
     /// <summary>Proves validation at start: unknown agent, empty message, invalid session key.</summary>
     [Fact]
     public async Task Start_InvalidRequests_Refused()
