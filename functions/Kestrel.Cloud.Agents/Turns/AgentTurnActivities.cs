@@ -384,6 +384,12 @@ internal sealed class SaveSessionActivity(IServiceProvider services) : TaskActiv
             messages.Add(new TurnMessage("assistant", recovered));
         }
 
+        if (messages.All(m => m.Role == "user"))
+        {
+            // Cancelled before the model said anything: an unanswered message would only confuse the next turn.
+            return new SaveSessionResult(recovered);
+        }
+
         for (int attempt = 0; attempt < 10; attempt++)
         {
             StoredSession? session = await s.Sessions.GetAsync(input.Agent, key, ct).ConfigureAwait(false);

@@ -48,6 +48,9 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
         return $"{what} failed with an internal error ({details.ErrorType}); the details are in the server log.";
     }
 
+    /// <summary>The custom status is kept under this size (the engine's limit is 16 KiB by default).</summary>
+    private const int MaxStatusSizeBytes = 12 * 1024;
+
     private sealed class TurnCancelledException(string? reason) : Exception(reason ?? "cancelled");
 
     /// <summary>The state of one execution of the orchestrator (rebuilt identically on every replay).</summary>
@@ -218,8 +221,18 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
             await task;
         }
 
-        private void SetStatus(string phase) =>
-            this.context.SetCustomStatus(new TurnStatus(phase, this.step, this.usage, this.pending.ToList(), this.activeChildren.ToList()));
+        private void SetStatus(string phase)
+        {
+            var status = new TurnStatus(phase, this.step, this.usage, this.pending.ToList(), this.activeChildren.ToList());
+            if (JsonSerializer.SerializeToUtf8Bytes(status).Length > MaxStatusSizeBytes)
+            {
+                // Many pending calls with large arguments: keep every call (so each can be decided), drop the arguments.
+                JsonElement omitted = JsonSerializer.SerializeToElement(new { omitted = "the arguments are in the run's approval.requested event" });
+                status = status with { PendingApprovals = this.pending.Select(p => p with { Arguments = omitted }).ToList() };
+            }
+
+            this.context.SetCustomStatus(status);
+        }
 
         private async Task<IReadOnlyList<TurnMessage>> RunToolCallsAsync(IReadOnlyList<ToolCallPlan> calls)
         {

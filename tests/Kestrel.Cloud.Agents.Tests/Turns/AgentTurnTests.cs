@@ -236,6 +236,48 @@ public abstract class AgentTurnTests : IAsyncLifetime
         saved!.MessagesJson.Should().Contain("Working on it.");
     }
 
+    /// <summary>Proves a run cancelled before it started ends Cancelled without calling the model or saving a session.</summary>
+    [Fact]
+    public async Task Cancel_BeforeStart_EndsCancelledWithoutModelCall()
+    {
+        string runId = await this.h.StartAsync("helper", "never mind", "c0");
+        (await this.h.GetAsync(runId)).Status.Should().Be(RunStatus.Pending);
+        (await this.h.Runs.CancelAsync(runId)).Should().BeTrue();
+        await this.h.RunUntilIdleAsync();
+
+        RunInfo run = await this.h.GetAsync(runId);
+        run.Status.Should().Be(RunStatus.Cancelled);
+        run.FinalText.Should().BeEmpty();
+        this.h.Server.Requests.Should().BeEmpty();
+        (await this.h.Sessions.GetAsync("helper", "c0")).Should().BeNull();
+        (await this.h.EventsOfAsync(runId))[^1].Data.GetProperty("status").GetString().Should().Be("cancelled");
+    }
+
+    /// <summary>Proves many asking calls with large arguments still fit the custom status (arguments dropped there, kept in the log) and each can be decided.</summary>
+    [Fact]
+    public async Task Approval_ManyLargeCalls_AllPendingAndDecidable()
+    {
+        string big = new('x', 3000);
+        var calls = Enumerable.Range(1, 8).Select(i => ($"w{i}", "writer", "{\"q\":\"" + big + "\"}")).ToArray();
+        this.h.Server.Enqueue(TurnWire.Tools(null, calls), TurnWire.Text("All denied."));
+        string runId = await this.h.StartAsync("helper", "write a lot");
+        await this.h.RunUntilIdleAsync();
+
+        RunInfo waiting = await this.h.GetAsync(runId);
+        waiting.Status.Should().Be(RunStatus.WaitingForApproval);
+        waiting.PendingApprovals.Select(p => p.CallId).Should().Equal(calls.Select(c => c.Item1));
+        (await this.h.EventsOfAsync(runId)).Where(e => e.Type == RunEventTypes.ApprovalRequested)
+            .Should().HaveCount(8).And.OnlyContain(e => e.Data.GetProperty("arguments").GetProperty("q").GetString() == big);
+        foreach ((string id, _, _) in calls)
+        {
+            (await this.h.Runs.DecideAsync(runId, id, new ApprovalDecision(false))).Should().Be(ApprovalOutcome.Accepted);
+        }
+
+        await this.h.RunUntilIdleAsync();
+        (await this.h.GetAsync(runId)).FinalText.Should().Be("All denied.");
+        this.writer.Calls.Should().BeEmpty();
+    }
+
     /// <summary>Proves the session carries a conversation into the next turn and each run is saved once.</summary>
     [Fact]
     public async Task Session_TwoTurns_SecondSeesFirst()
