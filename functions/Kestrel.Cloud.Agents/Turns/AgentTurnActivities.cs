@@ -4,6 +4,7 @@ using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Agents.Definitions;
 using Kestrel.Cloud.Agents.Policy;
 using Kestrel.Cloud.Agents.Providers;
+using Kestrel.Cloud.Agents.Providers.Resilience;
 using Kestrel.Cloud.Agents.Providers.Usage;
 using Kestrel.Cloud.Agents.Runs;
 using Kestrel.Cloud.Agents.Sessions;
@@ -150,7 +151,7 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
         throw new TurnException($"The session {input.Agent}/{input.SessionKey} kept changing while it was being compacted; try again.");
     }
 
-    private static string Transcript(IEnumerable<TurnMessage> messages)
+    internal static string Transcript(IEnumerable<TurnMessage> messages)
     {
         var text = new StringBuilder();
         foreach (TurnMessage m in messages)
@@ -186,6 +187,51 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
 }
 
 /// <summary>
+/// What a model call does when the provider says the prompt overflows its context window: everything between the
+/// system prompt and the latest <c>keepTurns</c> user turns is summarised by the model and the call is retried once
+/// with the summary appended to the system prompt (the <c>UseContextCompaction</c> middleware).
+/// </summary>
+internal static class OverflowCompactor
+{
+    public static async Task<IReadOnlyList<ChatMessage>> CompactAsync(IChatClient summarizer, IReadOnlyList<ChatMessage> messages, int keepTurns, CancellationToken cancellationToken)
+    {
+        var userIndexes = messages.Select((m, i) => (m, i)).Where(x => x.m.Role == ChatRole.User).Select(x => x.i).ToList();
+        int first = messages.Count > 0 && messages[0].Role == ChatRole.System ? 1 : 0;
+        int cut = userIndexes.Count > keepTurns ? userIndexes[^keepTurns] : first;
+        if (cut <= first)
+        {
+            return messages;
+        }
+
+        var older = messages.Skip(first).Take(cut - first).Select(ToTurnMessage).ToList();
+        ChatResponse summary = await summarizer.GetResponseAsync(
+            new[]
+            {
+                new ChatMessage(ChatRole.System, "You summarise conversations between a user and an AI assistant. Keep every fact, decision, open question, name, number and file path that later turns may need; drop small talk. Write plain prose, at most 300 words."),
+                new ChatMessage(ChatRole.User, "Summarise this conversation:\n\n" + CompactSessionActivity.Transcript(older)),
+            },
+            new ChatOptions { Temperature = 0 },
+            cancellationToken).ConfigureAwait(false);
+        string system = (first == 1 ? messages[0].Text + "\n\n" : string.Empty) + CompactSessionActivity.SummaryPrefix + "\n" + summary.Text.Trim();
+        var compacted = new List<ChatMessage> { new(ChatRole.System, system) };
+        compacted.AddRange(messages.Skip(cut));
+        return compacted;
+    }
+
+    private static TurnMessage ToTurnMessage(ChatMessage m)
+    {
+        if (m.Role == ChatRole.Tool)
+        {
+            FunctionResultContent? r = m.Contents.OfType<FunctionResultContent>().FirstOrDefault();
+            return new TurnMessage("tool", r?.Result?.ToString() ?? r?.Exception?.Message, CallId: r?.CallId, IsError: r?.Exception is not null);
+        }
+
+        var calls = m.Contents.OfType<FunctionCallContent>().Select(c => new TurnToolCall(c.CallId, c.Name, TurnMessages.SerializeArguments(c.Arguments))).ToList();
+        return new TurnMessage(m.Role == ChatRole.User ? "user" : m.Role == ChatRole.System ? "system" : "assistant", m.Text, calls.Count > 0 ? calls : null);
+    }
+}
+
+/// <summary>
 /// <c>AgentTurn.CallModel</c>: streams one model call, appending batched <c>text.delta</c> events while the model
 /// writes, then <c>usage</c> and one <c>tool.call.requested</c> per call with the policy's decision. Event keys are
 /// deterministic (<c>s{step}/...</c>), so a retried call never duplicates events.
@@ -208,7 +254,11 @@ internal sealed class CallModelActivity(IServiceProvider services) : TaskActivit
         IReadOnlyList<IAgentTool> tools = s.Tools.Select(agent.Tools);
 
         var callUsage = new UsageAccumulator(s.Models.GetPriceTable(agent.Provider));
-        using IChatClient client = s.Models.CreateChatClient(agent.Provider, agent.Model).UseUsageTracking(callUsage);
+        using IChatClient summarizer = s.Models.CreateChatClient(agent.Provider, agent.Model).UseUsageTracking(callUsage);
+        int keepTurns = Math.Max(1, s.Options.CompactionKeepRecentTurns);
+        using IChatClient client = s.Models.CreateChatClient(agent.Provider, agent.Model)
+            .UseContextCompaction((messages, _, token) => OverflowCompactor.CompactAsync(summarizer, messages, keepTurns, token))
+            .UseUsageTracking(callUsage);
         var options = new ChatOptions
         {
             Tools = tools.Count > 0 ? tools.ToAITools() : null,

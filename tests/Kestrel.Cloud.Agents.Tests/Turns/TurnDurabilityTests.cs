@@ -152,6 +152,31 @@ public sealed class TurnDurabilityTests
         (await h.EventsOfAsync(runId)).Count(e => e.Type == RunEventTypes.Usage).Should().Be(0);
     }
 
+    /// <summary>
+    /// Proves a provider's context-window error during a model call is handled inside the call: the older turns are
+    /// summarised by the model and the call is retried once with the summary in the system prompt.
+    /// </summary>
+    [Fact]
+    public async Task CallModel_ContextWindowExceeded_SummarisesOlderTurnsAndRetries()
+    {
+        await using TurnHarness h = await TurnHarness.CreateAsync(sqlite: false, new Dictionary<string, string?> { ["KestrelCloud:Agents:CompactionKeepRecentTurns"] = "1" });
+        await h.CreateAgentAsync("a", "tools: []");
+        var history = new[] { new TurnMessage("user", "OLD question"), new TurnMessage("assistant", "OLD answer") };
+        (await h.Sessions.SaveAsync("a", "s", TurnMessages.ToSessionJson(history), history.Length, Array.Empty<string>(), null)).Should().NotBeNull();
+        h.Server.Enqueue(OpenAIWire.ContextTooLong(), OpenAIWire.Text("SUMMARY: an old question was answered."), TurnWire.Text("Fresh answer."));
+
+        string runId = await h.StartAsync("a", "NEW question", "s");
+        await h.RunUntilIdleAsync();
+
+        (await h.GetAsync(runId)).FinalText.Should().Be("Fresh answer.");
+        h.Server.Requests.Should().HaveCount(3);
+        h.Server.Requests[1].Body.Should().Contain("OLD question").And.NotContain("NEW question");
+        var retried = TurnWire.Messages(h.Server.Requests[2]);
+        retried.Select(m => m.Role).Should().Equal("system", "user");
+        retried[0].Text.Should().Contain("SUMMARY: an old question was answered.");
+        retried[1].Text.Should().Be("NEW question");
+    }
+
     /// <summary>Proves StartAsync refuses an agent whose provider is not configured, naming the environment variable to set.</summary>
     [Fact]
     public async Task Start_ProviderNotConfigured_MessageNamesEnvironmentVariable()
