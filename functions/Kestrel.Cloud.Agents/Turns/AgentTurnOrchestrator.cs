@@ -62,6 +62,7 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
         private readonly List<TurnMessage> produced = new();
         private readonly List<TurnPendingApproval> pending = new();
         private readonly List<string> activeChildren = new();
+        private readonly Dictionary<string, RunToolResult> outcomes = new(StringComparer.Ordinal);
         private readonly List<string> mirrors;
         private IReadOnlyList<TurnMessage> history = Array.Empty<TurnMessage>();
         private TurnContext turn = null!;
@@ -149,8 +150,9 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
                     this.context.SendEvent(child, AgentTurnNames.CancelEvent, new CancelRequest("The parent run was cancelled."));
                 }
 
+                this.pending.Clear();
                 this.SetStatus("finishing");
-                var kept = CloseDanglingCalls(this.produced);
+                var kept = CloseDanglingCalls(this.produced, this.outcomes);
                 SaveSessionResult saved = await this.context.CallActivityAsync<SaveSessionResult>(
                     AgentTurnNames.SaveSession, new SaveSessionInput(this.input.RunId, this.input.Agent, this.input.SessionKey, kept, this.streamingStep));
                 var texts = this.produced.Where(m => m.Role == "assistant" && !string.IsNullOrWhiteSpace(m.Text)).Select(m => m.Text!).ToList();
@@ -171,13 +173,23 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
             }
         }
 
-        private static List<TurnMessage> CloseDanglingCalls(List<TurnMessage> messages)
+        /// <summary>The messages with a result for every tool call: the one it had when the run was cancelled, or a note that it did not finish.</summary>
+        private static List<TurnMessage> CloseDanglingCalls(List<TurnMessage> messages, Dictionary<string, RunToolResult> finished)
         {
             var kept = new List<TurnMessage>(messages);
             var answered = messages.Where(m => m.Role == "tool").Select(m => m.CallId).ToHashSet(StringComparer.Ordinal);
             foreach (TurnToolCall call in messages.Where(m => m.Role == "assistant").SelectMany(m => m.ToolCalls ?? Array.Empty<TurnToolCall>()).ToList())
             {
-                if (!answered.Contains(call.CallId))
+                if (answered.Contains(call.CallId))
+                {
+                    continue;
+                }
+
+                if (finished.TryGetValue(call.CallId, out RunToolResult? result))
+                {
+                    kept.Add(new TurnMessage("tool", result.Text, CallId: call.CallId, IsError: result.IsError));
+                }
+                else
                 {
                     kept.Add(new TurnMessage("tool", "The run was cancelled before this tool call finished; it did not run to completion.", CallId: call.CallId, IsError: true));
                 }
@@ -236,7 +248,8 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
 
         private async Task<IReadOnlyList<TurnMessage>> RunToolCallsAsync(IReadOnlyList<ToolCallPlan> calls)
         {
-            var outcomes = new Dictionary<string, RunToolResult>(StringComparer.Ordinal);
+            Dictionary<string, RunToolResult> outcomes = this.outcomes;
+            outcomes.Clear();
             var events = new List<NewRunEvent>();
 
             foreach (ToolCallPlan call in calls.Where(c => c.Decision == "deny"))

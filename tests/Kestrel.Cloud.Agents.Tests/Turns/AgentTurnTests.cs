@@ -232,8 +232,12 @@ public abstract class AgentTurnTests : IAsyncLifetime
         last.Data.GetProperty("status").GetString().Should().Be("cancelled");
         (await this.h.Runs.CancelAsync(runId)).Should().BeFalse();
         (await this.h.Runs.DecideAsync(runId, "w1", new ApprovalDecision(true))).Should().Be(ApprovalOutcome.NotPending);
-        var saved = await this.h.Sessions.GetAsync("helper", "s1");
-        saved!.MessagesJson.Should().Contain("Working on it.");
+        IReadOnlyList<Kestrel.Cloud.Agents.Turns.TurnMessage> saved = Kestrel.Cloud.Agents.Turns.TurnMessages.FromSessionJson((await this.h.Sessions.GetAsync("helper", "s1"))!.MessagesJson);
+        saved.Select(m => m.Role).Should().Equal("user", "assistant", "tool");
+        saved[1].Text.Should().Be("Working on it.");
+        saved[2].CallId.Should().Be("w1");
+        saved[2].IsError.Should().BeTrue();
+        saved[2].Text.Should().Contain("cancelled before this tool call finished");
     }
 
     /// <summary>Proves a run cancelled before it started ends Cancelled without calling the model or saving a session.</summary>
