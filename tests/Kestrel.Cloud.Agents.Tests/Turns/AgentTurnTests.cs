@@ -324,6 +324,28 @@ public abstract class AgentTurnTests : IAsyncLifetime
         (await this.h.Sessions.GetAsync("helper", "default"))!.MessageCount.Should().Be(4, "the child keeps no session; the parent saved user, assistant+call, tool, answer");
     }
 
+    /// <summary>Proves a sub-agent's calls are decided by the parent's policy, not its own agent's: the child's own rule denies writer, the parent's allows it.</summary>
+    [Fact]
+    public async Task Spawn_OtherAgent_UsesParentsPolicy()
+    {
+        await this.h.CreateAgentAsync("boss", "tools: [spawn, writer]\napproval:\n  - tool: writer\n    action: allow");
+        await this.h.CreateAgentAsync("worker-bot", "tools: [writer]\napproval:\n  - tool: writer\n    action: deny", "You are the worker.");
+        this.h.Server.Enqueue(
+            TurnWire.Tools(null, ("sp1", "spawn", """{"task":"Write it.","agent":"worker-bot"}""")),
+            TurnWire.Tools(null, ("cw1", "writer", """{"q":"child"}""")),
+            TurnWire.Text("child wrote"),
+            TurnWire.Text("boss done"));
+        string runId = await this.h.StartAsync("boss", "delegate");
+        await this.h.RunUntilIdleAsync();
+
+        (await this.h.GetAsync(runId)).FinalText.Should().Be("boss done");
+        RunInfo child = await this.h.GetAsync(runId + ".s1");
+        child.Agent.Should().Be("worker-bot");
+        TurnWire.Messages(this.h.Server.Requests[1])[0].Text.Should().StartWith("You are the worker.");
+        this.writer.Calls.Should().Equal("""{"q":"child"}""");
+        (await this.h.EventsOfAsync(runId + ".s1")).Single(e => e.Type == RunEventTypes.ToolCallRequested).Data.GetProperty("decision").GetString().Should().Be("allow");
+    }
+
     /// <summary>Proves a sub-agent's approvals use the parent's policy and are decided through the parent run.</summary>
     [Fact]
     public async Task Spawn_ChildAsks_DecidedThroughParent()
