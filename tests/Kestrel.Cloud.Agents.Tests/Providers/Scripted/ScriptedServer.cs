@@ -21,8 +21,8 @@ internal sealed record RecordedRequest(string Method, string Path, IReadOnlyDict
     public string? Header(string name) => this.Headers.TryGetValue(name, out string? value) ? value : null;
 }
 
-/// <summary>One scripted answer: a JSON body, an SSE stream written event by event, or no answer until the client gives up.</summary>
-internal sealed record ScriptedResponse(int Status, string? Body = null, IReadOnlyList<string>? SseEvents = null, IReadOnlyDictionary<string, string>? Headers = null, bool Hang = false)
+/// <summary>One scripted answer: a JSON body, an SSE stream written event by event (optionally left open afterwards), or no answer until the client gives up.</summary>
+internal sealed record ScriptedResponse(int Status, string? Body = null, IReadOnlyList<string>? SseEvents = null, IReadOnlyDictionary<string, string>? Headers = null, bool Hang = false, bool HangAfterSse = false)
 {
     public static ScriptedResponse Json(int status, string body, params (string Name, string Value)[] headers) =>
         new(status, body, Headers: headers.ToDictionary(h => h.Name, h => h.Value));
@@ -193,6 +193,17 @@ internal sealed class ScriptedServer : IAsyncDisposable
             {
                 await context.Response.WriteAsync(sseEvent, context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+
+            if (response.HangAfterSse)
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                }
             }
 
             return;
