@@ -11,12 +11,7 @@ namespace Kestrel.Cloud.Agents.Definitions;
 public sealed class LocalAgentWorkspace : IAgentWorkspace
 {
     /// <summary>The folder inside an agent's folder that the file tools and the shell work in.</summary>
-    public const string FilesFolder = "files";
-
-    private static readonly string[] DefinitionFiles =
-    {
-        AgentDefinitionParser.AgentFileName, AgentDefinitionParser.ToolsFileName, AgentDefinitionParser.HeartbeatFileName,
-    };
+    public const string FilesFolder = AgentFolder.FilesFolder;
 
     private readonly SemaphoreSlim writeGate = new(1, 1);
 
@@ -154,7 +149,7 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         WorkspacePath path = guard.Resolve(relativePath);
         if (Directory.Exists(path.FullPath))
         {
-            throw new WorkspacePathException($"'{path.RelativePath}' is a folder, not a file.");
+            throw AgentFolder.IsFolder(path.RelativePath);
         }
 
         if (!File.Exists(path.FullPath))
@@ -165,7 +160,7 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         long size = new FileInfo(path.FullPath).Length;
         if (size > AgentDefinitionLimits.MaxReadFileSizeBytes)
         {
-            throw new WorkspacePathException($"The file '{path.RelativePath}' is {size:N0} bytes; files larger than {AgentDefinitionLimits.MaxReadFileSizeBytes:N0} bytes cannot be read this way.");
+            throw AgentFolder.TooLargeToRead(path.RelativePath, size);
         }
 
         return await File.ReadAllTextAsync(path.FullPath, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
@@ -177,17 +172,7 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         ArgumentNullException.ThrowIfNull(content);
         var guard = new WorkspacePathGuard(this.GetAgentDirectory(name));
         WorkspacePath path = guard.Resolve(relativePath);
-        string relative = guard.ToRelative(path.FullPath);
-        if (DefinitionFiles.Any(f => string.Equals(relative, f, StringComparison.OrdinalIgnoreCase)))
-        {
-            throw new WorkspacePathException($"'{relative}' is a definition file; change it with an agent update, which validates it.");
-        }
-
-        string[] parts = relative.Split('/');
-        if (parts.Length == 3 && parts[0] == AgentDefinitionParser.SkillsFolder && parts[2] == AgentDefinitionParser.SkillFileName)
-        {
-            AgentDefinitionParser.ParseSkill(name, parts[1], content);
-        }
+        AgentFolder.CheckWritable(name, guard.ToRelative(path.FullPath), content);
 
         await this.writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -326,17 +311,10 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         long size = new FileInfo(path.FullPath).Length;
         if (size > AgentDefinitionLimits.MaxReadFileSizeBytes)
         {
-            errors.Add(new(relative, string.Empty, null, $"the file is {size:N0} bytes; the limit is {LimitFor(relative):N0} bytes."));
+            errors.Add(AgentFolder.TooLargeToLoad(relative, size));
             return null;
         }
 
         return await File.ReadAllTextAsync(path.FullPath, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
     }
-
-    private static int LimitFor(string relative) => relative switch
-    {
-        AgentDefinitionParser.AgentFileName => AgentDefinitionLimits.MaxAgentFileSizeBytes,
-        AgentDefinitionParser.ToolsFileName or AgentDefinitionParser.HeartbeatFileName => AgentDefinitionLimits.MaxAuxiliaryFileSizeBytes,
-        _ => AgentDefinitionLimits.MaxSkillFileSizeBytes,
-    };
 }
