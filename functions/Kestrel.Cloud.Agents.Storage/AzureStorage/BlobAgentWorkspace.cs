@@ -87,8 +87,11 @@ public sealed class BlobAgentWorkspace : IAgentWorkspace
     {
         AgentName.Validate(name);
         ArgumentNullException.ThrowIfNull(files);
-        (AgentFiles Files, ETag ETag) current = await this.ReadDefinitionFilesAsync(name, cancellationToken).ConfigureAwait(false) ?? throw AgentWorkspaceException.NotFound(name);
-        string currentVersion = AgentDefinitionParser.ComputeVersion(current.Files);
+        BlobContainerClient container = await this.ContainerAsync(cancellationToken).ConfigureAwait(false);
+        var source = new FolderSource(container, name);
+        AgentFiles current = await AgentFolder.ReadDefinitionFilesAsync(name, source, cancellationToken).ConfigureAwait(false) ?? throw AgentWorkspaceException.NotFound(name);
+        ETag currentETag = source.AgentFileETag;
+        string currentVersion = AgentDefinitionParser.ComputeVersion(current);
         if (expectedVersion is not null && expectedVersion != currentVersion)
         {
             throw AgentWorkspaceException.VersionMismatch(name, expectedVersion, currentVersion);
@@ -98,10 +101,11 @@ public sealed class BlobAgentWorkspace : IAgentWorkspace
         _ = await this.LoadAsync(name, files, cancellationToken).ConfigureAwait(false);
         await this.WriteOrDeleteAsync(name, AgentDefinitionParser.ToolsFileName, files.ToolsMarkdown, cancellationToken).ConfigureAwait(false);
         await this.WriteOrDeleteAsync(name, AgentDefinitionParser.HeartbeatFileName, files.HeartbeatMarkdown, cancellationToken).ConfigureAwait(false);
-        if (!await this.TryUploadAsync(name, AgentDefinitionParser.AgentFileName, files.AgentMarkdown, new BlobRequestConditions { IfMatch = current.ETag }, cancellationToken).ConfigureAwait(false))
+        if (!await this.TryUploadAsync(name, AgentDefinitionParser.AgentFileName, files.AgentMarkdown, new BlobRequestConditions { IfMatch = currentETag }, cancellationToken).ConfigureAwait(false))
         {
-            (AgentFiles Files, ETag ETag) now = await this.ReadDefinitionFilesAsync(name, cancellationToken).ConfigureAwait(false) ?? throw AgentWorkspaceException.NotFound(name);
-            throw AgentWorkspaceException.VersionMismatch(name, expectedVersion ?? currentVersion, AgentDefinitionParser.ComputeVersion(now.Files));
+            AgentFiles now = await AgentFolder.ReadDefinitionFilesAsync(name, new FolderSource(container, name), cancellationToken).ConfigureAwait(false)
+                ?? throw AgentWorkspaceException.NotFound(name);
+            throw AgentWorkspaceException.VersionMismatch(name, expectedVersion ?? currentVersion, AgentDefinitionParser.ComputeVersion(now));
         }
 
         return await this.GetAgentAsync(name, cancellationToken).ConfigureAwait(false) ?? throw AgentWorkspaceException.NotFound(name);
@@ -247,119 +251,10 @@ public sealed class BlobAgentWorkspace : IAgentWorkspace
         }
     }
 
-    private async Task<(AgentFiles Files, ETag ETag)?> ReadDefinitionFilesAsync(string name, CancellationToken cancellationToken)
-    {
-        var errors = new List<AgentDefinitionError>();
-        (string? agent, ETag etag) = await this.ReadBoundedAsync(name, AgentDefinitionParser.AgentFileName, errors, cancellationToken).ConfigureAwait(false);
-        if (agent is null && errors.Count == 0)
-        {
-            return null;
-        }
-
-        (string? tools, _) = await this.ReadBoundedAsync(name, AgentDefinitionParser.ToolsFileName, errors, cancellationToken).ConfigureAwait(false);
-        (string? heartbeat, _) = await this.ReadBoundedAsync(name, AgentDefinitionParser.HeartbeatFileName, errors, cancellationToken).ConfigureAwait(false);
-        if (errors.Count > 0)
-        {
-            throw new AgentDefinitionException(name, errors);
-        }
-
-        return (new AgentFiles(agent!, tools, heartbeat), etag);
-    }
-
     private async Task<AgentDefinition?> LoadAsync(string name, AgentFiles? replacement, CancellationToken cancellationToken)
     {
-        (AgentFiles Files, ETag ETag)? read = await this.ReadDefinitionFilesAsync(name, cancellationToken).ConfigureAwait(false);
-        if (read is null)
-        {
-            return null;
-        }
-
         BlobContainerClient container = await this.ContainerAsync(cancellationToken).ConfigureAwait(false);
-        var errors = new List<AgentDefinitionError>();
-
-        // Memory: the top-level *.md files of memory/, sorted by name.
-        string memoryPrefix = $"{name}/{AgentDefinitionParser.MemoryFolder}/";
-        var memoryFiles = new List<(string Relative, long Size)>();
-        await foreach (BlobHierarchyItem item in container.GetBlobsByHierarchyAsync(delimiter: "/", prefix: memoryPrefix, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            if (item.IsBlob && AgentFolder.IsMemoryFileName(item.Blob.Name[memoryPrefix.Length..]))
-            {
-                memoryFiles.Add((item.Blob.Name[(name.Length + 1)..], item.Blob.Properties.ContentLength ?? 0));
-            }
-        }
-
-        var memory = new List<MemorySummary>();
-        foreach ((string relative, long size) in memoryFiles.OrderBy(f => f.Relative, StringComparer.Ordinal).Take(AgentDefinitionLimits.MaxMemoryFiles))
-        {
-            BlobClient blob = container.GetBlobClient($"{name}/{relative}");
-            try
-            {
-                Response<BlobDownloadResult> head = await blob.DownloadContentAsync(
-                    new BlobDownloadOptions { Range = new HttpRange(0, AgentDefinitionLimits.MemoryHeadBytes) }, cancellationToken).ConfigureAwait(false);
-                memory.Add(MemorySummary.FromHead(relative, Tools.ToolOutput.DecodeUtf8Prefix(head.Value.Content.ToMemory().Span), size));
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 416)
-            {
-                // Deleted since the listing (404), or empty (416: no byte in range).
-                if (ex.Status == 416)
-                {
-                    memory.Add(MemorySummary.FromHead(relative, string.Empty, 0));
-                }
-            }
-        }
-
-        // Skills: skills/<folder>/SKILL.md, folders sorted by name.
-        string skillsPrefix = $"{name}/{AgentDefinitionParser.SkillsFolder}/";
-        var folders = new List<string>();
-        await foreach (BlobHierarchyItem item in container.GetBlobsByHierarchyAsync(delimiter: "/", prefix: skillsPrefix, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            if (item.IsPrefix)
-            {
-                folders.Add(item.Prefix[skillsPrefix.Length..].TrimEnd('/'));
-            }
-        }
-
-        var skills = new List<SkillSource>();
-        foreach (string folder in folders.Order(StringComparer.Ordinal).Take(AgentDefinitionLimits.MaxSkills))
-        {
-            string relative = $"{AgentDefinitionParser.SkillsFolder}/{folder}/{AgentDefinitionParser.SkillFileName}";
-            (string? text, _) = await this.ReadBoundedAsync(name, relative, errors, cancellationToken).ConfigureAwait(false);
-            skills.Add(new SkillSource(folder, text));
-        }
-
-        return AgentFolder.Parse(name, replacement ?? read.Value.Files, memory, skills, errors);
-    }
-
-    private async Task<(string? Text, ETag ETag)> ReadBoundedAsync(string name, string relative, List<AgentDefinitionError> errors, CancellationToken cancellationToken)
-    {
-        BlobClient blob = await this.BlobAsync(name, relative, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // The size is checked from the first byte range before the whole file is fetched.
-            Response<BlobDownloadResult> response = await blob.DownloadContentAsync(
-                new BlobDownloadOptions { Range = new HttpRange(0, AgentDefinitionLimits.MaxReadFileSizeBytes + 1) }, cancellationToken).ConfigureAwait(false);
-            long size = response.Value.Details.ContentRange is { } range && range.LastIndexOf('/') is int slash and > 0
-                && long.TryParse(range[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long total)
-                ? total
-                : response.Value.Content.ToMemory().Length;
-            if (size > AgentDefinitionLimits.MaxReadFileSizeBytes)
-            {
-                errors.Add(AgentFolder.TooLargeToLoad(relative, size));
-                return (null, response.Value.Details.ETag);
-            }
-
-            return (DecodeUtf8(response.Value.Content.ToMemory().Span), response.Value.Details.ETag);
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
-        {
-            return (null, default);
-        }
-        catch (RequestFailedException ex) when (ex.Status == 416)
-        {
-            // An empty file: no byte lies in the range.
-            Response<BlobDownloadResult> whole = await blob.DownloadContentAsync(cancellationToken).ConfigureAwait(false);
-            return (string.Empty, whole.Value.Details.ETag);
-        }
+        return await AgentFolder.LoadAsync(name, new FolderSource(container, name), replacement, cancellationToken).ConfigureAwait(false);
     }
 
     private Task<BlobContainerClient> ContainerAsync(CancellationToken cancellationToken) =>
@@ -369,5 +264,95 @@ public sealed class BlobAgentWorkspace : IAgentWorkspace
     {
         BlobContainerClient container = await this.ContainerAsync(cancellationToken).ConfigureAwait(false);
         return container.GetBlobClient($"{name}/{relative}");
+    }
+
+    /// <summary>An agent's blobs for <see cref="AgentFolder"/>; remembers the ETag of the AGENT.md it read (for updates).</summary>
+    private sealed class FolderSource(BlobContainerClient container, string name) : IAgentFolderSource
+    {
+        public ETag AgentFileETag { get; private set; }
+
+        public async Task<AgentFolderFile?> ReadFileAsync(string relativePath, int maxBytes, CancellationToken cancellationToken)
+        {
+            BlobClient blob = container.GetBlobClient($"{name}/{relativePath}");
+            try
+            {
+                // One request: the first maxBytes + 1 bytes tell whether the file is too large, and the range header its size.
+                Response<BlobDownloadResult> response = await blob.DownloadContentAsync(
+                    new BlobDownloadOptions { Range = new HttpRange(0, maxBytes + 1L) }, cancellationToken).ConfigureAwait(false);
+                this.Remember(relativePath, response.Value.Details.ETag);
+                ReadOnlyMemory<byte> content = response.Value.Content.ToMemory();
+                long size = TotalSize(response.Value.Details.ContentRange) ?? content.Length;
+                return size > maxBytes ? new AgentFolderFile(null, size) : new AgentFolderFile(DecodeUtf8(content.Span), size);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                return null;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 416)
+            {
+                // An empty blob: no byte lies in the range.
+                Response<BlobProperties> properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                this.Remember(relativePath, properties.Value.ETag);
+                return new AgentFolderFile(string.Empty, 0);
+            }
+        }
+
+        public async Task<AgentFolderHead?> ReadHeadAsync(string relativePath, int maxBytes, CancellationToken cancellationToken)
+        {
+            BlobClient blob = container.GetBlobClient($"{name}/{relativePath}");
+            try
+            {
+                Response<BlobDownloadResult> response = await blob.DownloadContentAsync(
+                    new BlobDownloadOptions { Range = new HttpRange(0, maxBytes) }, cancellationToken).ConfigureAwait(false);
+                ReadOnlyMemory<byte> content = response.Value.Content.ToMemory();
+                return new AgentFolderHead(content, TotalSize(response.Value.Details.ContentRange) ?? content.Length);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                return null;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 416)
+            {
+                return new AgentFolderHead(ReadOnlyMemory<byte>.Empty, 0);
+            }
+        }
+
+        public Task<IReadOnlyList<string>> ListMemoryFileNamesAsync(CancellationToken cancellationToken) =>
+            this.ListAsync($"{name}/{AgentDefinitionParser.MemoryFolder}/", prefixes: false, cancellationToken);
+
+        public Task<IReadOnlyList<string>> ListSkillFoldersAsync(CancellationToken cancellationToken) =>
+            this.ListAsync($"{name}/{AgentDefinitionParser.SkillsFolder}/", prefixes: true, cancellationToken);
+
+        private static long? TotalSize(string? contentRange) =>
+            contentRange is not null && contentRange.LastIndexOf('/') is int slash and > 0
+            && long.TryParse(contentRange[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long total)
+                ? total
+                : null;
+
+        private void Remember(string relativePath, ETag etag)
+        {
+            if (relativePath == AgentDefinitionParser.AgentFileName)
+            {
+                this.AgentFileETag = etag;
+            }
+        }
+
+        private async Task<IReadOnlyList<string>> ListAsync(string prefix, bool prefixes, CancellationToken cancellationToken)
+        {
+            var names = new List<string>();
+            await foreach (BlobHierarchyItem item in container.GetBlobsByHierarchyAsync(delimiter: "/", prefix: prefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                if (prefixes && item.IsPrefix)
+                {
+                    names.Add(item.Prefix[prefix.Length..].TrimEnd('/'));
+                }
+                else if (!prefixes && item.IsBlob)
+                {
+                    names.Add(item.Blob.Name[prefix.Length..]);
+                }
+            }
+
+            return names;
+        }
     }
 }

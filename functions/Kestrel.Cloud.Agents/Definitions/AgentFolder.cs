@@ -70,7 +70,7 @@ public static class AgentFolder
 
     /// <summary>True for a top-level memory file name (<c>memory/&lt;x&gt;.md</c> lists <c>&lt;x&gt;.md</c>).</summary>
     public static bool IsMemoryFileName(string fileName) =>
-        fileName.Length > 3 && fileName.EndsWith(".md", StringComparison.Ordinal) && !fileName.Contains('/', StringComparison.Ordinal);
+        fileName.EndsWith(".md", StringComparison.Ordinal) && !fileName.Contains('/', StringComparison.Ordinal);
 
     /// <summary>The size limit of a file of the folder, by its relative path.</summary>
     public static int LimitFor(string relativePath) => relativePath switch
@@ -87,4 +87,130 @@ public static class AgentFolder
     /// <exception cref="AgentDefinitionException">Any problem, all listed.</exception>
     public static AgentDefinition Parse(string name, AgentFiles files, IReadOnlyList<MemorySummary> memory, IReadOnlyList<SkillSource> skills, IReadOnlyList<AgentDefinitionError> folderErrors) =>
         AgentDefinitionParser.ParseWithFolderErrors(name, files, memory, skills, folderErrors.ToList());
+
+    /// <summary>
+    /// Reads an agent's definition files (AGENT.md, TOOLS.md, HEARTBEAT.md) through <paramref name="source"/>; null
+    /// when AGENT.md does not exist. A file over <see cref="AgentDefinitionLimits.MaxReadFileSizeBytes"/> is an error.
+    /// </summary>
+    /// <exception cref="AgentDefinitionException">A definition file is too large.</exception>
+    public static async Task<AgentFiles?> ReadDefinitionFilesAsync(string name, IAgentFolderSource source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var errors = new List<AgentDefinitionError>();
+        string? agent = await ReadBoundedAsync(source, AgentDefinitionParser.AgentFileName, errors, cancellationToken).ConfigureAwait(false);
+        if (agent is null && errors.Count == 0)
+        {
+            return null;
+        }
+
+        string? tools = await ReadBoundedAsync(source, AgentDefinitionParser.ToolsFileName, errors, cancellationToken).ConfigureAwait(false);
+        string? heartbeat = await ReadBoundedAsync(source, AgentDefinitionParser.HeartbeatFileName, errors, cancellationToken).ConfigureAwait(false);
+        if (errors.Count > 0)
+        {
+            throw new AgentDefinitionException(name, errors);
+        }
+
+        return new AgentFiles(agent!, tools, heartbeat);
+    }
+
+    /// <summary>
+    /// Loads an agent through <paramref name="source"/>: its definition files (or <paramref name="replacement"/>, to
+    /// validate an update against the folder), the summaries of the top-level <c>memory/*.md</c> files (sorted, at most
+    /// <see cref="AgentDefinitionLimits.MaxMemoryFiles"/>) and <c>skills/&lt;folder&gt;/SKILL.md</c> (sorted, at most
+    /// <see cref="AgentDefinitionLimits.MaxSkills"/>). Null when AGENT.md does not exist. A memory or skill path the
+    /// source refuses (<see cref="WorkspacePathException"/>) becomes an error of that file.
+    /// </summary>
+    /// <exception cref="AgentDefinitionException">Any problem, all listed.</exception>
+    public static async Task<AgentDefinition?> LoadAsync(string name, IAgentFolderSource source, AgentFiles? replacement = null, CancellationToken cancellationToken = default)
+    {
+        AgentFiles? files = await ReadDefinitionFilesAsync(name, source, cancellationToken).ConfigureAwait(false);
+        if (files is null)
+        {
+            return null;
+        }
+
+        var errors = new List<AgentDefinitionError>();
+        var memory = new List<MemorySummary>();
+        IReadOnlyList<string> memoryFiles = await source.ListMemoryFileNamesAsync(cancellationToken).ConfigureAwait(false);
+        foreach (string file in memoryFiles.Where(IsMemoryFileName).Order(StringComparer.Ordinal).Take(AgentDefinitionLimits.MaxMemoryFiles))
+        {
+            string relative = $"{AgentDefinitionParser.MemoryFolder}/{file}";
+            try
+            {
+                AgentFolderHead? head = await source.ReadHeadAsync(relative, AgentDefinitionLimits.MemoryHeadBytes, cancellationToken).ConfigureAwait(false);
+                if (head is not null)
+                {
+                    memory.Add(MemorySummary.FromHead(relative, Tools.ToolOutput.DecodeUtf8Prefix(head.Head.Span), head.SizeBytes));
+                }
+            }
+            catch (WorkspacePathException ex)
+            {
+                errors.Add(new(relative, string.Empty, null, ex.Message));
+            }
+        }
+
+        var skills = new List<SkillSource>();
+        IReadOnlyList<string> skillFolders = await source.ListSkillFoldersAsync(cancellationToken).ConfigureAwait(false);
+        foreach (string folder in skillFolders.Order(StringComparer.Ordinal).Take(AgentDefinitionLimits.MaxSkills))
+        {
+            string relative = $"{AgentDefinitionParser.SkillsFolder}/{folder}/{AgentDefinitionParser.SkillFileName}";
+            try
+            {
+                skills.Add(new SkillSource(folder, await ReadBoundedAsync(source, relative, errors, cancellationToken).ConfigureAwait(false)));
+            }
+            catch (WorkspacePathException ex)
+            {
+                errors.Add(new(relative, string.Empty, null, ex.Message));
+            }
+        }
+
+        return AgentDefinitionParser.ParseWithFolderErrors(name, replacement ?? files, memory, skills, errors);
+    }
+
+    private static async Task<string?> ReadBoundedAsync(IAgentFolderSource source, string relative, List<AgentDefinitionError> errors, CancellationToken cancellationToken)
+    {
+        AgentFolderFile? file = await source.ReadFileAsync(relative, AgentDefinitionLimits.MaxReadFileSizeBytes, cancellationToken).ConfigureAwait(false);
+        if (file is null)
+        {
+            return null;
+        }
+
+        if (file.Text is null || file.SizeBytes > AgentDefinitionLimits.MaxReadFileSizeBytes)
+        {
+            errors.Add(TooLargeToLoad(relative, file.SizeBytes));
+            return null;
+        }
+
+        return file.Text;
+    }
 }
+
+/// <summary>
+/// One agent's folder as a storage sees it, for <see cref="AgentFolder.LoadAsync"/>: the local folder and the blob
+/// container each implement it. Paths are relative to the agent's folder, with '/' separators.
+/// </summary>
+public interface IAgentFolderSource
+{
+    /// <summary>
+    /// Reads a whole file as UTF-8 text (a BOM is skipped); null when it does not exist. A file larger than
+    /// <paramref name="maxBytes"/> is returned with its size and a null text, without reading it.
+    /// </summary>
+    /// <exception cref="WorkspacePathException">The path leads outside the folder.</exception>
+    Task<AgentFolderFile?> ReadFileAsync(string relativePath, int maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>The first <paramref name="maxBytes"/> bytes of a file and its full size; null when it does not exist.</summary>
+    /// <exception cref="WorkspacePathException">The path leads outside the folder.</exception>
+    Task<AgentFolderHead?> ReadHeadAsync(string relativePath, int maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>The names of the files directly in <c>memory/</c> (not in sub-folders), in any order; empty when there is none.</summary>
+    Task<IReadOnlyList<string>> ListMemoryFileNamesAsync(CancellationToken cancellationToken);
+
+    /// <summary>The names of the folders directly in <c>skills/</c>, in any order; empty when there is none.</summary>
+    Task<IReadOnlyList<string>> ListSkillFoldersAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A file read by <see cref="IAgentFolderSource.ReadFileAsync"/>: its text (null when too large to read) and size.</summary>
+public sealed record AgentFolderFile(string? Text, long SizeBytes);
+
+/// <summary>The start of a file and its full size.</summary>
+public sealed record AgentFolderHead(ReadOnlyMemory<byte> Head, long SizeBytes);

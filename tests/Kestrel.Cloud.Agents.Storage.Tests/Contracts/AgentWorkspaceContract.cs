@@ -171,6 +171,30 @@ public abstract class AgentWorkspaceContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetAgentAsync_EmptyMemoryFile_ListedWithEmptySummary()
+    {
+        await this.Workspace.CreateAgentAsync("helper", new AgentFiles(ValidAgent));
+        await this.Workspace.WriteFileAsync("helper", "memory/empty.md", string.Empty);
+
+        AgentDefinition agent = (await this.Workspace.GetAgentAsync("helper"))!;
+
+        agent.Memory.Should().Equal(new MemorySummary("memory/empty.md", string.Empty, 0));
+        (await this.Workspace.ReadFileAsync("helper", "memory/empty.md")).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task GetAgentAsync_MemoryFileLargerThanHead_SummarisedFromItsStartWithFullSize()
+    {
+        await this.Workspace.CreateAgentAsync("helper", new AgentFiles(ValidAgent));
+        string text = "# Big notes\n" + new string('n', 10_000);
+        await this.Workspace.WriteFileAsync("helper", "memory/big.md", text);
+
+        AgentDefinition agent = (await this.Workspace.GetAgentAsync("helper"))!;
+
+        agent.Memory.Should().Equal(new MemorySummary("memory/big.md", "Big notes", text.Length));
+    }
+
+    [Fact]
     public async Task WriteFileAsync_InvalidSkill_RefusedBeforeWriting()
     {
         await this.Workspace.CreateAgentAsync("helper", new AgentFiles(ValidAgent));
