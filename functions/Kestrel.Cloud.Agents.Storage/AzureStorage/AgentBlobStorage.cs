@@ -74,9 +74,10 @@ public sealed partial class AgentBlobStorage
         {
             return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (RequestFailedException)
+        catch (Exception) when (lazy.Value.IsFaulted || lazy.Value.IsCanceled)
         {
-            // Let the next call try again instead of caching the failure.
+            // The creation failed (storage unreachable, retries exhausted, ...): let the next call try again instead of
+            // caching the failure. A caller's own cancellation leaves the creation running for the others.
             this.containers.TryRemove(new KeyValuePair<string, Lazy<Task<BlobContainerClient>>>(name, lazy));
             throw;
         }

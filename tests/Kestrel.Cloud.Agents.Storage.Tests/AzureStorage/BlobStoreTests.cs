@@ -174,3 +174,33 @@ public sealed class AgentBlobStorageTests
         AgentBlobStorage.EscapeId(new string('x', 201)).Should().StartWith("~~").And.HaveLength(42);
     }
 }
+
+public sealed class AgentBlobStorageUnreachableTests
+{
+    [Fact]
+    public async Task GetContainerAsync_StorageUnreachable_FailsAndTriesAgainOnTheNextCall()
+    {
+        // A loopback port with no listener: every request fails fast; the failure must not be cached.
+        int port = Kestrel.Cloud.Testing.TestPorts.GetFreeTcpPort();
+        var calls = 0;
+        var options = new BlobClientOptions { Retry = { MaxRetries = 0 } };
+        options.AddPolicy(new CountingPolicy(() => Interlocked.Increment(ref calls)), Azure.Core.HttpPipelinePosition.PerCall);
+        var client = new BlobServiceClient(
+            new Uri($"http://127.0.0.1:{port}/{AzuriteFixture.AccountName}"),
+            new Azure.Storage.StorageSharedKeyCredential(AzuriteFixture.AccountName, AzuriteFixture.AccountKey),
+            options);
+        var storage = new AgentBlobStorage(client, "myhub");
+
+        Func<Task> first = () => storage.GetContainerAsync(storage.RunsContainerName);
+        await first.Should().ThrowAsync<Exception>();
+        int afterFirst = calls;
+        await first.Should().ThrowAsync<Exception>();
+
+        calls.Should().BeGreaterThan(afterFirst, "the second call reached the network again");
+    }
+
+    private sealed class CountingPolicy(Action onCall) : Azure.Core.Pipeline.HttpPipelineSynchronousPolicy
+    {
+        public override void OnSendingRequest(Azure.Core.HttpMessage message) => onCall();
+    }
+}
