@@ -14,7 +14,9 @@ namespace Kestrel.Cloud.Agents.Storage.AzureStorage;
 /// The block is appended only if the blob is still the one read (If-Match on its ETag and an append-position
 /// condition equal to its length): a writer that lost a race re-reads, de-duplicates again and retries, so sequence
 /// numbers stay 1..n without gaps and no key appears twice, from any number of processes. A batch may be at most
-/// <see cref="MaxBatchSizeBytes"/> once serialized (the service's largest append block).
+/// <see cref="MaxBatchSizeBytes"/> once serialized (the service's largest append block). The last version read of up
+/// to <see cref="MaxCachedRuns"/> runs is kept in memory and re-validated with If-None-Match on every read, so reading
+/// a log that has not changed costs a 304 without a body.
 /// </summary>
 public sealed class BlobRunEventLog : IRunEventLog
 {
@@ -24,9 +26,16 @@ public sealed class BlobRunEventLog : IRunEventLog
     /// <summary>Most attempts of one append when other writers keep winning.</summary>
     public const int MaxAppendAttempts = 50;
 
+    /// <summary>Most runs whose last read version is kept in memory.</summary>
+    public const int MaxCachedRuns = 256;
+
+    /// <summary>Largest log kept in memory, in bytes; larger ones are downloaded whole on every read.</summary>
+    public const int MaxCachedLogSizeBytes = 4 * 1024 * 1024;
+
     private static readonly JsonSerializerOptions LineOptions = new(JsonSerializerDefaults.General);
 
     private readonly AgentBlobStorage storage;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Snapshot> cache = new(StringComparer.Ordinal);
 
     /// <summary>Creates the log on <paramref name="storage"/>.</summary>
     public BlobRunEventLog(AgentBlobStorage storage)
@@ -45,7 +54,7 @@ public sealed class BlobRunEventLog : IRunEventLog
         AppendBlobClient blob = await this.BlobAsync(runId, cancellationToken).ConfigureAwait(false);
         for (int attempt = 1; attempt <= MaxAppendAttempts; attempt++)
         {
-            Snapshot current = await LoadAsync(blob, cancellationToken).ConfigureAwait(false);
+            Snapshot current = await this.LoadAsync(runId, blob, cancellationToken).ConfigureAwait(false);
             var keys = new HashSet<string>(current.Events.Select(e => e.Key), StringComparer.Ordinal);
             List<NewRunEvent> fresh = RunEventBatch.Fresh(events, keys.Contains);
             long count = current.Events.Count;
@@ -89,14 +98,21 @@ public sealed class BlobRunEventLog : IRunEventLog
             try
             {
                 using var stream = new MemoryStream(block, writable: false);
-                await blob.AppendBlockAsync(
+                Response<BlobAppendInfo> appended = await blob.AppendBlockAsync(
                     stream,
                     new AppendBlobAppendBlockOptions { Conditions = new AppendBlobRequestConditions { IfMatch = etag, IfAppendPositionEqual = current.Length } },
                     cancellationToken).ConfigureAwait(false);
+
+                // The block landed right after the version read, so the new version is exactly that plus the block.
+                var events2 = new List<StoredRunEvent>(current.Events);
+                long next = count;
+                events2.AddRange(fresh.Select(e => new StoredRunEvent(++next, e.Key, e.Type, now, e.Data.Clone())));
+                this.Remember(runId, new Snapshot(events2, current.Length + block.Length, appended.Value.ETag));
             }
             catch (RequestFailedException ex) when (ex.Status is 412 or 404)
             {
                 // Another writer appended (or the log was deleted) since the read: read again.
+                this.cache.TryRemove(runId, out _);
                 await Backoff(attempt, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -115,7 +131,7 @@ public sealed class BlobRunEventLog : IRunEventLog
         ArgumentException.ThrowIfNullOrEmpty(runId);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
         AppendBlobClient blob = await this.BlobAsync(runId, cancellationToken).ConfigureAwait(false);
-        Snapshot current = await LoadAsync(blob, cancellationToken).ConfigureAwait(false);
+        Snapshot current = await this.LoadAsync(runId, blob, cancellationToken).ConfigureAwait(false);
         return current.Events.Where(e => e.Sequence > afterSequence).Take(maxCount).Select(e => e.ToRunEvent()).ToList();
     }
 
@@ -126,7 +142,7 @@ public sealed class BlobRunEventLog : IRunEventLog
         cancellationToken.ThrowIfCancellationRequested();
         using RunEventSignals.Lease lease = this.storage.Signals.Acquire(runId);
         AppendBlobClient blob = await this.BlobAsync(runId, cancellationToken).ConfigureAwait(false);
-        Snapshot current = await LoadAsync(blob, cancellationToken).ConfigureAwait(false);
+        Snapshot current = await this.LoadAsync(runId, blob, cancellationToken).ConfigureAwait(false);
         if (current.Events.Count > afterSequence)
         {
             return;
@@ -140,6 +156,7 @@ public sealed class BlobRunEventLog : IRunEventLog
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
         AppendBlobClient blob = await this.BlobAsync(runId, cancellationToken).ConfigureAwait(false);
+        this.cache.TryRemove(runId, out _);
         Response<bool> deleted = await blob.DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: cancellationToken).ConfigureAwait(false);
         return deleted.Value;
     }
@@ -159,11 +176,20 @@ public sealed class BlobRunEventLog : IRunEventLog
         }
     }
 
-    private static async Task<Snapshot> LoadAsync(AppendBlobClient blob, CancellationToken cancellationToken)
+    private async Task<Snapshot> LoadAsync(string runId, AppendBlobClient blob, CancellationToken cancellationToken)
     {
+        this.cache.TryGetValue(runId, out Snapshot? cached);
         try
         {
-            Response<BlobDownloadResult> response = await blob.DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            // With a cached version, the service answers 304 (no body) while the log is unchanged.
+            Response<BlobDownloadResult> response = await blob.DownloadContentAsync(
+                new BlobDownloadOptions { Conditions = cached?.ETag is { } known ? new BlobRequestConditions { IfNoneMatch = known } : null },
+                cancellationToken).ConfigureAwait(false);
+            if (response.GetRawResponse().Status == 304 && cached is not null)
+            {
+                return cached; // unchanged since the cached version (the SDK returns a response without a value)
+            }
+
             ReadOnlyMemory<byte> content = response.Value.Content.ToMemory();
             var events = new List<StoredRunEvent>();
             int start = 0;
@@ -189,10 +215,17 @@ public sealed class BlobRunEventLog : IRunEventLog
                 }
             }
 
-            return new Snapshot(events, content.Length, response.Value.Details.ETag);
+            var snapshot = new Snapshot(events, content.Length, response.Value.Details.ETag);
+            this.Remember(runId, snapshot);
+            return snapshot;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 304 && cached is not null)
+        {
+            return cached;
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
+            this.cache.TryRemove(runId, out _);
             return new Snapshot(new List<StoredRunEvent>(), 0, null);
         }
     }
@@ -206,5 +239,23 @@ public sealed class BlobRunEventLog : IRunEventLog
         return container.GetAppendBlobClient(BlobName(runId));
     }
 
-    private sealed record Snapshot(List<StoredRunEvent> Events, long Length, ETag? ETag);
+    private void Remember(string runId, Snapshot snapshot)
+    {
+        if (snapshot.Length > MaxCachedLogSizeBytes)
+        {
+            this.cache.TryRemove(runId, out _);
+            return;
+        }
+
+        if (this.cache.Count >= MaxCachedRuns && !this.cache.ContainsKey(runId))
+        {
+            // Bounded: start over rather than track recency; a miss costs one full download.
+            this.cache.Clear();
+        }
+
+        this.cache[runId] = snapshot;
+    }
+
+    /// <summary>One version of a run's log; shared by readers, never changed.</summary>
+    private sealed record Snapshot(IReadOnlyList<StoredRunEvent> Events, long Length, ETag? ETag);
 }

@@ -42,6 +42,36 @@ public sealed class BlobRunEventLogTests(AzuriteFixture azurite) : DurableRunEve
     }
 
     [Fact]
+    public async Task ReadAsync_UnchangedLog_AnsweredWithoutBody_ChangedByAnotherInstance_ReadAgain()
+    {
+        var statuses = new System.Collections.Concurrent.ConcurrentQueue<(string Method, int Status)>();
+        var options = new BlobClientOptions();
+        options.AddPolicy(new StatusRecorder(statuses), Azure.Core.HttpPipelinePosition.PerRetry);
+        azurite.ThrowIfExited();
+        var log = new BlobRunEventLog(new AgentBlobStorage(new BlobServiceClient(azurite.ConnectionString, options), this.taskHub, this.Clock));
+        await log.AppendAsync("run-1", [Event("a")]);
+        (await log.ReadAsync("run-1", 0)).Should().ContainSingle();
+        statuses.Clear();
+
+        (await log.ReadAsync("run-1", 0)).Should().ContainSingle();
+
+        statuses.Where(s => s.Method == "GET").Select(s => s.Status).Should().Equal(304);
+        await this.Log.AppendAsync("run-1", [Event("b")]);
+        (await log.ReadAsync("run-1", 0)).Select(e => e.Sequence).Should().Equal(1, 2);
+        await this.Log.DeleteAsync("run-1");
+        (await log.ReadAsync("run-1", 0)).Should().BeEmpty();
+        await this.Log.AppendAsync("run-1", [Event("c")]);
+        (await log.ReadAsync("run-1", 0)).Should().ContainSingle().Which.Sequence.Should().Be(1);
+        (await log.AppendAsync("run-1", [Event("a")])).Should().Be(2, "the cached copy of the deleted log is not used");
+    }
+
+    private sealed class StatusRecorder(System.Collections.Concurrent.ConcurrentQueue<(string, int)> statuses) : Azure.Core.Pipeline.HttpPipelineSynchronousPolicy
+    {
+        public override void OnReceivedResponse(Azure.Core.HttpMessage message) =>
+            statuses.Enqueue((message.Request.Method.Method, message.Response.Status));
+    }
+
+    [Fact]
     public async Task AppendAsync_BatchLargerThanOneBlock_RefusedAndNothingAppended()
     {
         string text = new('x', 60_000);
