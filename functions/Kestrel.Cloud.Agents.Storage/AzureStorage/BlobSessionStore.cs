@@ -11,7 +11,7 @@ namespace Kestrel.Cloud.Agents.Storage.AzureStorage;
 /// Sessions as JSON blobs in <c>{hub}-sessions</c>, named <c>&lt;hex(agent)&gt;/&lt;hex(key)&gt;</c> (lowercase hex of the
 /// UTF-8 bytes, so the service's listing order is (agent, key) ordinal order). The blob's ETag is the session's ETag:
 /// a create uploads with If-None-Match *, a replace with If-Match, so a lost race returns null. Message count and times
-/// are also blob metadata, so listings need no downloads. Continuation tokens are the service's markers.
+/// are also blob metadata, so listings need no downloads. Continuation tokens wrap the service's markers.
 /// </summary>
 public sealed class BlobSessionStore : ISessionStore
 {
@@ -118,12 +118,26 @@ public sealed class BlobSessionStore : ISessionStore
 
         BlobContainerClient container = await this.storage.GetContainerAsync(this.storage.SessionsContainerName, cancellationToken).ConfigureAwait(false);
         string? prefix = agent is null ? null : AgentBlobStorage.Hex(agent) + "/";
+        // The token wraps the service's marker with the listing's agent filter: a token from elsewhere, or from a
+        // listing of another agent, is refused instead of being passed to the service.
+        string? marker = null;
+        if (continuationToken is not null)
+        {
+            string[] parts = SessionRecords.Decode(continuationToken, 2);
+            if (parts[0] != (agent ?? string.Empty))
+            {
+                throw new ArgumentException("The continuation token is not one this store issued for this listing.", nameof(continuationToken));
+            }
+
+            marker = parts[1];
+        }
+
         var page = new List<SessionSummary>();
         string? next = null;
         try
         {
             await foreach (Page<BlobItem> p in container.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, prefix, cancellationToken)
-                .AsPages(continuationToken, Math.Min(pageSize, 5000)).ConfigureAwait(false))
+                .AsPages(marker, Math.Min(pageSize, 5000)).ConfigureAwait(false))
             {
                 foreach (BlobItem item in p.Values)
                 {
@@ -133,7 +147,7 @@ public sealed class BlobSessionStore : ISessionStore
                     }
                 }
 
-                next = string.IsNullOrEmpty(p.ContinuationToken) ? null : p.ContinuationToken;
+                next = string.IsNullOrEmpty(p.ContinuationToken) ? null : SessionRecords.Encode(agent ?? string.Empty, p.ContinuationToken);
                 break;
             }
         }

@@ -164,6 +164,16 @@ public abstract class SessionStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ListAsync_ForeignContinuationToken_ThrowsArgumentException()
+    {
+        await this.Save("helper", "chat-1", "[1]", null);
+
+        Func<Task> list = () => this.Store.ListAsync(null, 10, "not a token!");
+
+        (await list.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().StartWith("The continuation token is not one this store issued.");
+    }
+
+    [Fact]
     public async Task DeleteAsync_RemovesSession_SecondDeleteFalse()
     {
         await this.Save("helper", "chat-1", "[1]", null);
