@@ -148,29 +148,14 @@ public sealed class BlobAgentWorkspace : IAgentWorkspace
             throw AgentFolder.IsFolder(relative);
         }
 
-        BlobClient blob = await this.BlobAsync(name, relative, cancellationToken).ConfigureAwait(false);
-        long size;
-        try
+        BlobContainerClient container = await this.ContainerAsync(cancellationToken).ConfigureAwait(false);
+        AgentFolderFile? file = await new FolderSource(container, name).ReadFileAsync(relative, AgentDefinitionLimits.MaxReadFileSizeBytes, cancellationToken).ConfigureAwait(false);
+        if (file is null)
         {
-            Response<BlobProperties> properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            size = properties.Value.ContentLength;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
-        {
-            if (await this.IsFolderAsync(name, relative, cancellationToken).ConfigureAwait(false))
-            {
-                throw AgentFolder.IsFolder(relative);
-            }
-
-            return null;
+            return await this.IsFolderAsync(name, relative, cancellationToken).ConfigureAwait(false) ? throw AgentFolder.IsFolder(relative) : null;
         }
 
-        if (size > AgentDefinitionLimits.MaxReadFileSizeBytes)
-        {
-            throw AgentFolder.TooLargeToRead(relative, size);
-        }
-
-        return await DownloadTextAsync(blob, cancellationToken).ConfigureAwait(false);
+        return file.Text ?? throw AgentFolder.TooLargeToRead(relative, file.SizeBytes);
     }
 
     /// <inheritdoc/>
@@ -191,19 +176,6 @@ public sealed class BlobAgentWorkspace : IAgentWorkspace
         }
 
         await this.TryUploadAsync(name, relative, content, conditions: null, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task<string?> DownloadTextAsync(BlobClient blob, CancellationToken cancellationToken)
-    {
-        try
-        {
-            Response<BlobDownloadResult> response = await blob.DownloadContentAsync(cancellationToken).ConfigureAwait(false);
-            return DecodeUtf8(response.Value.Content.ToMemory().Span);
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
-        {
-            return null;
-        }
     }
 
     // Like File.ReadAllText with UTF-8: a BOM is skipped.
@@ -228,7 +200,7 @@ public sealed class BlobAgentWorkspace : IAgentWorkspace
         {
             await blob.UploadAsync(
                 new BinaryData(new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(content)),
-                new BlobUploadOptions { Conditions = conditions, HttpHeaders = new BlobHttpHeaders { ContentType = "text/markdown; charset=utf-8" } },
+                new BlobUploadOptions { Conditions = conditions, HttpHeaders = new BlobHttpHeaders { ContentType = relative.EndsWith(".md", StringComparison.OrdinalIgnoreCase) ? "text/markdown; charset=utf-8" : "text/plain; charset=utf-8" } },
                 cancellationToken).ConfigureAwait(false);
             return true;
         }

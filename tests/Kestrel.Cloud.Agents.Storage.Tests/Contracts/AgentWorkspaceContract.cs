@@ -249,6 +249,19 @@ public abstract class AgentWorkspaceContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadFileAsync_LargerThanReadLimit_RefusedWithSize()
+    {
+        await this.Workspace.CreateAgentAsync("helper", new AgentFiles(ValidAgent));
+        string big = new('b', AgentDefinitionLimits.MaxReadFileSizeBytes + 1);
+        await this.Workspace.WriteFileAsync("helper", "files/big.txt", big);
+
+        var ex = await Assert.ThrowsAsync<WorkspacePathException>(() => this.Workspace.ReadFileAsync("helper", "files/big.txt"));
+
+        ex.Message.Should().Be($"The file 'files/big.txt' is {big.Length:N0} bytes; files larger than {AgentDefinitionLimits.MaxReadFileSizeBytes:N0} bytes cannot be read this way.");
+        (await this.Workspace.ReadFileAsync("helper", "files/small.txt")).Should().BeNull();
+    }
+
+    [Fact]
     public async Task ReadFileAsync_Folder_Refused()
     {
         await this.Workspace.CreateAgentAsync("helper", new AgentFiles(ValidAgent));
