@@ -5,6 +5,8 @@ namespace Kestrel.Cloud.Agents;
 /// <summary>Writes files so readers see the old or the new content, never a partial file: a temp file in the same folder, flushed, then renamed over the target.</summary>
 internal static class AtomicFile
 {
+    private const int EEXIST = 17;
+
     private static readonly UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
 
     /// <summary>Writes <paramref name="content"/> as UTF-8 (no BOM). With <paramref name="overwrite"/> false, fails with <see cref="IOException"/> when the target exists.</summary>
@@ -22,7 +24,10 @@ internal static class AtomicFile
                 stream.Flush(flushToDisk: true);
             }
 
-            File.Move(temp, path, overwrite);
+            if (overwrite || !TryLinkNoReplace(temp, path))
+            {
+                File.Move(temp, path, overwrite);
+            }
         }
         finally
         {
@@ -32,4 +37,39 @@ internal static class AtomicFile
             }
         }
     }
+
+    /// <summary>
+    /// Publishes <paramref name="temp"/> at <paramref name="path"/> only if nothing is there, atomically: on Unix
+    /// <c>File.Move(overwrite: false)</c> checks and then renames, so two processes can both "create" the file; a hard
+    /// link fails with EEXIST instead. True when linked (the caller deletes the temp file); throws
+    /// <see cref="IOException"/> when the target exists; false when links are not available here (Windows, where
+    /// the move itself refuses to replace, or a file system without hard links), so the caller falls back to the move.
+    /// </summary>
+    private static bool TryLinkNoReplace(string temp, string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return false;
+        }
+
+        if (Link(temp, path) == 0)
+        {
+            return true;
+        }
+
+        int error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        if (error == EEXIST)
+        {
+            throw new IOException($"The file '{path}' already exists.", EEXIST);
+        }
+
+        return false;
+    }
+
+    // DllImport rather than LibraryImport: the generated marshalling needs unsafe code, which this project does not allow.
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "link", SetLastError = true, ExactSpelling = true)]
+    [System.Runtime.InteropServices.DefaultDllImportSearchPaths(System.Runtime.InteropServices.DllImportSearchPath.SafeDirectories)]
+    private static extern int Link(
+        [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string existingPath,
+        [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string newPath);
 }

@@ -11,12 +11,7 @@ namespace Kestrel.Cloud.Agents.Definitions;
 public sealed class LocalAgentWorkspace : IAgentWorkspace
 {
     /// <summary>The folder inside an agent's folder that the file tools and the shell work in.</summary>
-    public const string FilesFolder = "files";
-
-    private static readonly string[] DefinitionFiles =
-    {
-        AgentDefinitionParser.AgentFileName, AgentDefinitionParser.ToolsFileName, AgentDefinitionParser.HeartbeatFileName,
-    };
+    public const string FilesFolder = AgentFolder.FilesFolder;
 
     private readonly SemaphoreSlim writeGate = new(1, 1);
 
@@ -154,7 +149,7 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         WorkspacePath path = guard.Resolve(relativePath);
         if (Directory.Exists(path.FullPath))
         {
-            throw new WorkspacePathException($"'{path.RelativePath}' is a folder, not a file.");
+            throw AgentFolder.IsFolder(path.RelativePath);
         }
 
         if (!File.Exists(path.FullPath))
@@ -165,7 +160,7 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         long size = new FileInfo(path.FullPath).Length;
         if (size > AgentDefinitionLimits.MaxReadFileSizeBytes)
         {
-            throw new WorkspacePathException($"The file '{path.RelativePath}' is {size:N0} bytes; files larger than {AgentDefinitionLimits.MaxReadFileSizeBytes:N0} bytes cannot be read this way.");
+            throw AgentFolder.TooLargeToRead(path.RelativePath, size);
         }
 
         return await File.ReadAllTextAsync(path.FullPath, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
@@ -177,17 +172,7 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         ArgumentNullException.ThrowIfNull(content);
         var guard = new WorkspacePathGuard(this.GetAgentDirectory(name));
         WorkspacePath path = guard.Resolve(relativePath);
-        string relative = guard.ToRelative(path.FullPath);
-        if (DefinitionFiles.Any(f => string.Equals(relative, f, StringComparison.OrdinalIgnoreCase)))
-        {
-            throw new WorkspacePathException($"'{relative}' is a definition file; change it with an agent update, which validates it.");
-        }
-
-        string[] parts = relative.Split('/');
-        if (parts.Length == 3 && parts[0] == AgentDefinitionParser.SkillsFolder && parts[2] == AgentDefinitionParser.SkillFileName)
-        {
-            AgentDefinitionParser.ParseSkill(name, parts[1], content);
-        }
+        AgentFolder.CheckWritable(name, guard.ToRelative(path.FullPath), content);
 
         await this.writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -233,110 +218,57 @@ public sealed class LocalAgentWorkspace : IAgentWorkspace
         }
     }
 
-    private async Task<AgentFiles?> ReadDefinitionFilesAsync(string name, CancellationToken cancellationToken)
+    private Task<AgentFiles?> ReadDefinitionFilesAsync(string name, CancellationToken cancellationToken)
+        => AgentFolder.ReadDefinitionFilesAsync(name, new FolderSource(new WorkspacePathGuard(this.GetAgentDirectory(name))), cancellationToken);
+
+    private Task<AgentDefinition?> LoadAsync(string name, AgentFiles? replacement, CancellationToken cancellationToken)
+        => AgentFolder.LoadAsync(name, new FolderSource(new WorkspacePathGuard(this.GetAgentDirectory(name))), replacement, cancellationToken);
+
+    /// <summary>An agent's local folder for <see cref="AgentFolder"/>: every path resolved by the guard (links included).</summary>
+    private sealed class FolderSource(WorkspacePathGuard guard) : IAgentFolderSource
     {
-        var guard = new WorkspacePathGuard(this.GetAgentDirectory(name));
-        var errors = new List<AgentDefinitionError>();
-        string? agent = await ReadBoundedAsync(guard, AgentDefinitionParser.AgentFileName, errors, cancellationToken).ConfigureAwait(false);
-        if (agent is null && errors.Count == 0)
+        public async Task<AgentFolderFile?> ReadFileAsync(string relativePath, int maxBytes, CancellationToken cancellationToken)
         {
-            return null;
-        }
-
-        string? tools = await ReadBoundedAsync(guard, AgentDefinitionParser.ToolsFileName, errors, cancellationToken).ConfigureAwait(false);
-        string? heartbeat = await ReadBoundedAsync(guard, AgentDefinitionParser.HeartbeatFileName, errors, cancellationToken).ConfigureAwait(false);
-        if (errors.Count > 0)
-        {
-            throw new AgentDefinitionException(name, errors);
-        }
-
-        return new AgentFiles(agent!, tools, heartbeat);
-    }
-
-    private async Task<AgentDefinition?> LoadAsync(string name, AgentFiles? replacement, CancellationToken cancellationToken)
-    {
-        AgentFiles? files = await this.ReadDefinitionFilesAsync(name, cancellationToken).ConfigureAwait(false);
-        if (files is null)
-        {
-            return null;
-        }
-
-        var guard = new WorkspacePathGuard(this.GetAgentDirectory(name));
-        var errors = new List<AgentDefinitionError>();
-        var memory = new List<MemorySummary>();
-        string memoryDirectory = guard.Resolve(AgentDefinitionParser.MemoryFolder).FullPath;
-        if (Directory.Exists(memoryDirectory))
-        {
-            foreach (string file in Directory.EnumerateFiles(memoryDirectory, "*.md").Order(StringComparer.Ordinal).Take(AgentDefinitionLimits.MaxMemoryFiles))
+            WorkspacePath path = guard.Resolve(relativePath);
+            if (!File.Exists(path.FullPath))
             {
-                string relative = $"{AgentDefinitionParser.MemoryFolder}/{Path.GetFileName(file)}";
-                try
-                {
-                    WorkspacePath path = guard.Resolve(relative);
-                    memory.Add(await SummariseAsync(path, cancellationToken).ConfigureAwait(false));
-                }
-                catch (WorkspacePathException ex)
-                {
-                    errors.Add(new(relative, string.Empty, null, ex.Message));
-                }
+                return null;
+            }
+
+            long size = new FileInfo(path.FullPath).Length;
+            return size > maxBytes
+                ? new AgentFolderFile(null, size)
+                : new AgentFolderFile(await File.ReadAllTextAsync(path.FullPath, Encoding.UTF8, cancellationToken).ConfigureAwait(false), size);
+        }
+
+        public async Task<AgentFolderHead?> ReadHeadAsync(string relativePath, int maxBytes, CancellationToken cancellationToken)
+        {
+            WorkspacePath path = guard.Resolve(relativePath);
+            var stream = new FileStream(path.FullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096, FileOptions.Asynchronous);
+            await using (stream.ConfigureAwait(false))
+            {
+                byte[] buffer = new byte[maxBytes];
+                int read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                return new AgentFolderHead(buffer.AsMemory(0, read), stream.Length);
             }
         }
 
-        var skills = new List<SkillSource>();
-        string skillsDirectory = guard.Resolve(AgentDefinitionParser.SkillsFolder).FullPath;
-        if (Directory.Exists(skillsDirectory))
+        public Task<IReadOnlyList<string>> ListMemoryFileNamesAsync(CancellationToken cancellationToken)
         {
-            foreach (string folder in Directory.EnumerateDirectories(skillsDirectory).Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).Take(AgentDefinitionLimits.MaxSkills))
-            {
-                string relative = $"{AgentDefinitionParser.SkillsFolder}/{folder}/{AgentDefinitionParser.SkillFileName}";
-                try
-                {
-                    skills.Add(new SkillSource(folder, await ReadBoundedAsync(guard, relative, errors, cancellationToken).ConfigureAwait(false)));
-                }
-                catch (WorkspacePathException ex)
-                {
-                    errors.Add(new(relative, string.Empty, null, ex.Message));
-                }
-            }
+            string directory = guard.Resolve(AgentDefinitionParser.MemoryFolder).FullPath;
+            IReadOnlyList<string> names = Directory.Exists(directory)
+                ? Directory.EnumerateFiles(directory, "*.md").Select(f => Path.GetFileName(f)).ToList()
+                : Array.Empty<string>();
+            return Task.FromResult(names);
         }
 
-        return AgentDefinitionParser.ParseWithFolderErrors(name, replacement ?? files, memory, skills, errors);
-    }
-
-    private static async Task<MemorySummary> SummariseAsync(WorkspacePath path, CancellationToken cancellationToken)
-    {
-        var stream = new FileStream(path.FullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096, FileOptions.Asynchronous);
-        await using (stream.ConfigureAwait(false))
+        public Task<IReadOnlyList<string>> ListSkillFoldersAsync(CancellationToken cancellationToken)
         {
-            byte[] buffer = new byte[AgentDefinitionLimits.MemoryHeadBytes];
-            int read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-            string head = Tools.ToolOutput.DecodeUtf8Prefix(buffer.AsSpan(0, read));
-            return MemorySummary.FromHead(path.RelativePath, head, stream.Length);
+            string directory = guard.Resolve(AgentDefinitionParser.SkillsFolder).FullPath;
+            IReadOnlyList<string> names = Directory.Exists(directory)
+                ? Directory.EnumerateDirectories(directory).Select(d => Path.GetFileName(d)).ToList()
+                : Array.Empty<string>();
+            return Task.FromResult(names);
         }
     }
-
-    private static async Task<string?> ReadBoundedAsync(WorkspacePathGuard guard, string relative, List<AgentDefinitionError> errors, CancellationToken cancellationToken)
-    {
-        WorkspacePath path = guard.Resolve(relative);
-        if (!File.Exists(path.FullPath))
-        {
-            return null;
-        }
-
-        long size = new FileInfo(path.FullPath).Length;
-        if (size > AgentDefinitionLimits.MaxReadFileSizeBytes)
-        {
-            errors.Add(new(relative, string.Empty, null, $"the file is {size:N0} bytes; the limit is {LimitFor(relative):N0} bytes."));
-            return null;
-        }
-
-        return await File.ReadAllTextAsync(path.FullPath, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static int LimitFor(string relative) => relative switch
-    {
-        AgentDefinitionParser.AgentFileName => AgentDefinitionLimits.MaxAgentFileSizeBytes,
-        AgentDefinitionParser.ToolsFileName or AgentDefinitionParser.HeartbeatFileName => AgentDefinitionLimits.MaxAuxiliaryFileSizeBytes,
-        _ => AgentDefinitionLimits.MaxSkillFileSizeBytes,
-    };
 }

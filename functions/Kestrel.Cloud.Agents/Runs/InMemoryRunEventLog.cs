@@ -17,6 +17,12 @@ public sealed class InMemoryRunEventLog : IRunEventLog
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
         ArgumentNullException.ThrowIfNull(events);
+        foreach (NewRunEvent e in events)
+        {
+            // Every event is checked before any is added, so a bad one rejects the whole batch (all or none).
+            RunEventLogChecks.CheckSize(runId, e);
+        }
+
         RunLog log = this.runs.GetOrAdd(runId, _ => new RunLog());
         TaskCompletionSource? toWake;
         long last;
@@ -30,7 +36,6 @@ public sealed class InMemoryRunEventLog : IRunEventLog
 
             foreach (NewRunEvent e in fresh)
             {
-                RunEventLogChecks.CheckSize(runId, e);
                 log.Keys.Add(e.Key);
                 log.Events.Add(new RunEvent(log.Events.Count + 1, e.Type, this.timeProvider.GetUtcNow(), e.Data.Clone()));
             }

@@ -146,6 +146,13 @@ public sealed class WorkspacePathGuard
         return current;
     }
 
+    /// <summary>
+    /// Checks a relative path without touching the file system and returns its segments (no '.', no empty ones).
+    /// Throws <see cref="WorkspacePathException"/> for '..' segments, absolute paths, '~/', drive letters, UNC
+    /// paths, NUL characters and paths longer than <see cref="MaxPathLength"/>.
+    /// </summary>
+    public static string[] SplitRelative(string? path) => Split(path);
+
     private static string[] Split(string? path)
     {
         path ??= string.Empty;
