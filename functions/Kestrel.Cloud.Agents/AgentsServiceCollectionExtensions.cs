@@ -47,7 +47,10 @@ public static class AgentsServiceCollectionExtensions
         services.AddSingleton(Options.Create(runtime));
 
         var providers = Bind<ProvidersOptions>(configuration, ProvidersOptions.SectionName);
-        providers.AddEnvironmentProviders();
+        // The usual variables (OPENAI_API_KEY, ...): from configuration first (a host's configuration includes the
+        // environment and the command line), else from the process environment.
+        providers.AddEnvironmentProviders(name => configuration[name] ?? Environment.GetEnvironmentVariable(name));
+        services.TryAddSingleton(providers);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new ChatClientFactory(providers, sp.GetRequiredService<TimeProvider>()));
 

@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using Kestrel.Cloud.Agents;
+using Kestrel.Cloud.Agents.Tools.Mcp;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Functions.Api;
 using Kestrel.Cloud.Functions.Composition;
@@ -15,6 +17,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -118,8 +121,12 @@ public static class KestrelCloudApp
         }
         services.AddSingleton<OrchestrationEndpoints.Services>();
 
-        // The agent engine registers its services here, before the API's defaults (they are TryAdd):
-        // services.AddKestrelAgents(configuration);
+        // Agents: the workspace and stores for the chosen engine store, the engine's AgentTurn orchestration and run
+        // service, the MCP servers' tools, then the HTTP API (whose registrations are TryAdd defaults).
+        services.AddAgentStores(store, dataPath, configuration);
+        services.AddKestrelAgents(configuration);
+        services.AddMcpTools(configuration);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHealthComponent, McpHealthComponent>());
         services.AddAgentsApi(configuration, options);
 
         configureServices?.Invoke(services);

@@ -30,7 +30,7 @@ public static class AgentRegistration
     /// Registers, when not registered already: in-memory <see cref="IRunEventLog"/>, <see cref="ISessionStore"/> and
     /// <see cref="IApprovalLinkLedger"/>; a <see cref="LocalAgentWorkspace"/> at <c>&lt;DataPath&gt;/agents</c>;
     /// <see cref="ProvidersOptions"/> from <c>KestrelCloud:Models</c> and the environment; the signing key and
-    /// <see cref="SignedApprovalLinkFactory"/>; the placeholder <see cref="UnavailableAgentRunService"/>; and the
+    /// <see cref="SignedApprovalLinkFactory"/>; and the
     /// <c>agents</c> and <c>provider</c> health components. At start-up the <c>default</c> agent is created when missing.
     /// </summary>
     public static IServiceCollection AddAgentsApi(this IServiceCollection services, IConfiguration configuration, KestrelCloudOptions options)
@@ -52,9 +52,6 @@ public static class AgentRegistration
             return providers.AddEnvironmentProviders(name => configuration[name]);
         });
         services.TryAddSingleton<ProviderStatus>();
-
-        // PLACEHOLDER until the agent engine registers the real run service (see UnavailableAgentRunService).
-        services.TryAddSingleton<IAgentRunService, UnavailableAgentRunService>();
 
         services.TryAddSingleton(sp => ApprovalSigningKey.CreateSigner(
             options.Approvals.SigningKey, dataPath, sp.GetRequiredService<ILoggerFactory>().CreateLogger(Log.Category)));

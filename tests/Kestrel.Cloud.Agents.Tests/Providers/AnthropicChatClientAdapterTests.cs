@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Kestrel.Cloud.Agents.Providers;
 using Kestrel.Cloud.Agents.Providers.Anthropic;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Microsoft.Extensions.AI;
 
 namespace Kestrel.Cloud.Agents.Tests.Providers;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Azure.Core;
 using Kestrel.Cloud.Agents.Providers;
 using Kestrel.Cloud.Agents.Providers.OpenAI;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Microsoft.Extensions.AI;
 using OpenAI;
 

@@ -1,6 +1,6 @@
 using Kestrel.Cloud.Agents.Providers;
 using Kestrel.Cloud.Agents.Providers.Usage;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Microsoft.Extensions.AI;
 
 namespace Kestrel.Cloud.Agents.Tests.Providers;

@@ -1,6 +1,6 @@
 using Kestrel.Cloud.Agents.Providers;
 using Kestrel.Cloud.Agents.Providers.Resilience;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Kestrel.Cloud.Agents.Tests.Support;
 using Kestrel.Cloud.Testing;
 using Microsoft.Extensions.AI;
@@ -28,7 +28,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_RateLimitedWithRetryAfter_WaitsExactlyRetryAfterThenSucceeds(Vendor vendor)
     {
         this.server.Enqueue(Wire.RateLimited(vendor, "7"), Wire.Text(vendor, "after the wait"));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1"));
         IChatClient client = factory.CreateChatClient();
         DateTimeOffset start = this.clock.GetUtcNow();
 
@@ -52,7 +52,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_ServerErrorThenSuccess_RetriesAfterBackoff(Vendor vendor)
     {
         this.server.Enqueue(Wire.ServerError(vendor), Wire.Text(vendor, "recovered"));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1"));
 
         Task<ChatResponse> call = factory.CreateChatClient().GetResponseAsync(ProviderTestData.Conversation());
         TimeSpan delay = await this.WaitForRetryDelayAsync();
@@ -71,7 +71,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_NoAnswerWithinAttemptTimeout_RetriesAsTimeout(Vendor vendor)
     {
         this.server.Enqueue(ScriptedResponse.NoAnswer(), Wire.Text(vendor, "second attempt"));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1"));
 
         Task<ChatResponse> call = factory.CreateChatClient().GetResponseAsync(ProviderTestData.Conversation());
         await this.server.WaitForRequestsAsync(1);
@@ -90,7 +90,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetStreamingResponseAsync_RateLimitedThenStream_RetriesBeforeFirstUpdate(Vendor vendor)
     {
         this.server.Enqueue(Wire.RateLimited(vendor, "3"), Wire.StreamText(vendor, "a", "b", "c"));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1"));
 
         Task<List<ChatResponseUpdate>> call = ProviderTestData.CollectAsync(factory.CreateChatClient().GetStreamingResponseAsync(ProviderTestData.Conversation()));
         await this.WaitForRetryDelayAsync();
@@ -107,7 +107,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_FirstKeyUnauthorized_SecondKeyUsedAndFirstCooledDown(Vendor vendor)
     {
         this.server.Enqueue(Wire.InvalidKey(vendor), Wire.Text(vendor, "from key 2"), Wire.Text(vendor, "key 2 again"));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1", "key-2"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1", "key-2"));
         IChatClient client = factory.CreateChatClient();
 
         ChatResponse first = await client.GetResponseAsync(ProviderTestData.Conversation());
@@ -129,7 +129,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_OnlyKeyUnauthorized_ThrowsAuthenticationWithoutRetrying(Vendor vendor)
     {
         this.server.Enqueue(Wire.InvalidKey(vendor));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1"));
 
         ProviderException error = (await FluentActions.Awaiting(() => factory.CreateChatClient().GetResponseAsync(ProviderTestData.Conversation()))
             .Should().ThrowAsync<ProviderException>()).Which;
@@ -145,7 +145,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_ModelNotFound_FallsBackToNextModel(Vendor vendor)
     {
         this.server.Enqueue(Wire.ModelNotFound(vendor, "model-a"), Wire.Text(vendor, "from b", model: "model-b"));
-        ProviderOptions provider = Wire.Provider(vendor, this.server, "key-1");
+        ProviderOptions provider = WireProviders.Provider(vendor, this.server, "key-1");
         provider.FallbackModels = new List<string> { "model-b", "model-c" };
         using ChatClientFactory factory = this.Factory(provider);
 
@@ -162,7 +162,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_RetriesExhausted_FallsBackToNextModel(Vendor vendor)
     {
         this.server.Enqueue(Wire.ServerError(vendor), Wire.ServerError(vendor), Wire.Text(vendor, "from b", model: "model-b"));
-        ProviderOptions provider = Wire.Provider(vendor, this.server, "key-1");
+        ProviderOptions provider = WireProviders.Provider(vendor, this.server, "key-1");
         provider.FallbackModels = new List<string> { "model-b" };
         using ChatClientFactory factory = this.Factory(provider, maxRetryAttempts: 1);
 
@@ -181,7 +181,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_ContextOverflow_CompactsThenRetriesOnce(Vendor vendor)
     {
         this.server.Enqueue(Wire.ContextTooLong(vendor), Wire.Text(vendor, "fits now"));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1"));
         var seen = new List<(int Count, ContextWindowExceededException Error)>();
         IChatClient client = factory.CreateChatClient().UseContextCompaction((messages, error, _) =>
         {
@@ -204,7 +204,7 @@ public sealed class ResilienceTests : IAsyncLifetime
     public async Task GetResponseAsync_StillOverflowingAfterCompaction_ThrowsAfterOneRetry(Vendor vendor)
     {
         this.server.Enqueue(Wire.ContextTooLong(vendor), Wire.ContextTooLong(vendor));
-        using ChatClientFactory factory = this.Factory(Wire.Provider(vendor, this.server, "key-1"));
+        using ChatClientFactory factory = this.Factory(WireProviders.Provider(vendor, this.server, "key-1"));
         int compactions = 0;
         IChatClient client = factory.CreateChatClient().UseContextCompaction((messages, _, _) =>
         {

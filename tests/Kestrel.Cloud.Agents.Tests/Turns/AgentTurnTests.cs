@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Kestrel.Cloud.Agents.Runs;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Kestrel.Cloud.Durable.History;
 
 namespace Kestrel.Cloud.Agents.Tests.Turns;

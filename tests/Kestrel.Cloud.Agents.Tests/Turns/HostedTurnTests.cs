@@ -1,5 +1,5 @@
 using Kestrel.Cloud.Agents.Runs;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Testing;
 using Microsoft.Extensions.Configuration;

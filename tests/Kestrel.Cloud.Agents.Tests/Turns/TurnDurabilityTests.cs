@@ -1,7 +1,7 @@
 using Kestrel.Cloud.Agents.Providers;
 using Kestrel.Cloud.Agents.Providers.Usage;
 using Kestrel.Cloud.Agents.Runs;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Kestrel.Cloud.Agents.Turns;
 using Kestrel.Cloud.Durable;
 using Microsoft.Extensions.DependencyInjection;

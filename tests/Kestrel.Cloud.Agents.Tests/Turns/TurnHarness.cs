@@ -4,7 +4,7 @@ using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Agents.Definitions;
 using Kestrel.Cloud.Agents.Runs;
 using Kestrel.Cloud.Agents.Sessions;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+using Kestrel.Cloud.Testing.Scripted;
 using Kestrel.Cloud.Agents.Tools;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Durable.Sqlite;

@@ -15,7 +15,7 @@ public class StartEndpointsTests
 
         JsonElement body = await (await host.Client.GetAsync("/api/orchestrators")).ShouldBeJsonAsync(HttpStatusCode.OK);
 
-        body.GetProperty("orchestrators").EnumerateArray().Select(e => e.GetString()).Should().Equal("ApprovalWorkflow", "HelloSequence");
+        body.GetProperty("orchestrators").EnumerateArray().Select(e => e.GetString()).Should().Equal("AgentTurn", "ApprovalWorkflow", "HelloSequence");
     }
 
     [Fact]
@@ -84,9 +84,9 @@ public class StartEndpointsTests
 
         JsonElement problem = await response.ShouldBeProblemAsync(HttpStatusCode.NotFound, "orchestrator-not-registered");
         problem.Detail().Should().Be(
-            "No orchestrator named 'NoSuchThing' is registered. Registered orchestrators: ApprovalWorkflow, HelloSequence. " +
+            "No orchestrator named 'NoSuchThing' is registered. Registered orchestrators: AgentTurn, ApprovalWorkflow, HelloSequence. " +
             "Names are case-insensitive; GET /api/orchestrators lists them.");
-        problem.GetProperty("registeredOrchestrators").EnumerateArray().Select(e => e.GetString()).Should().Equal("ApprovalWorkflow", "HelloSequence");
+        problem.GetProperty("registeredOrchestrators").EnumerateArray().Select(e => e.GetString()).Should().Equal("AgentTurn", "ApprovalWorkflow", "HelloSequence");
     }
 
     [Fact]

@@ -1,12 +1,12 @@
 using System.Text.Json;
 
-namespace Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+namespace Kestrel.Cloud.Testing.Scripted;
 
 /// <summary>
 /// Responses in OpenAI's Chat Completions wire format (POST /v1/chat/completions): a <c>chat.completion</c> object,
 /// <c>chat.completion.chunk</c> SSE events ending in <c>data: [DONE]</c>, and <c>{"error": {...}}</c> bodies.
 /// </summary>
-internal static class OpenAIWire
+public static class OpenAIWire
 {
     public sealed record Usage(int Prompt, int Completion, int Cached = 0);
 

@@ -11,10 +11,10 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+namespace Kestrel.Cloud.Testing.Scripted;
 
 /// <summary>A request as the scripted server received it.</summary>
-internal sealed record RecordedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, string Body)
+public sealed record RecordedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, string Body)
 {
     public JsonElement Json => JsonDocument.Parse(this.Body).RootElement;
 
@@ -22,7 +22,7 @@ internal sealed record RecordedRequest(string Method, string Path, IReadOnlyDict
 }
 
 /// <summary>One scripted answer: a JSON body, an SSE stream written event by event (optionally left open afterwards), or no answer until the client gives up.</summary>
-internal sealed record ScriptedResponse(int Status, string? Body = null, IReadOnlyList<string>? SseEvents = null, IReadOnlyDictionary<string, string>? Headers = null, bool Hang = false, bool HangAfterSse = false)
+public sealed record ScriptedResponse(int Status, string? Body = null, IReadOnlyList<string>? SseEvents = null, IReadOnlyDictionary<string, string>? Headers = null, bool Hang = false, bool HangAfterSse = false)
 {
     public static ScriptedResponse Json(int status, string body, params (string Name, string Value)[] headers) =>
         new(status, body, Headers: headers.ToDictionary(h => h.Name, h => h.Value));
@@ -37,7 +37,7 @@ internal sealed record ScriptedResponse(int Status, string? Body = null, IReadOn
 /// response, in order, and records what it got. With the script used up it answers 500 "script exhausted", so an
 /// unexpected extra call fails the test instead of hanging it.
 /// </summary>
-internal sealed class ScriptedServer : IAsyncDisposable
+public sealed class ScriptedServer : IAsyncDisposable
 {
     private readonly WebApplication app;
     private readonly ConcurrentQueue<ScriptedResponse> script = new();

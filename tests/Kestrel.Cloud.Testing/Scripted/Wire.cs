@@ -1,6 +1,5 @@
-using Kestrel.Cloud.Agents.Providers;
 
-namespace Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+namespace Kestrel.Cloud.Testing.Scripted;
 
 /// <summary>The two wire protocols the scripted server speaks.</summary>
 public enum Vendor
@@ -10,7 +9,7 @@ public enum Vendor
 }
 
 /// <summary>The same scripted situations in either vendor's wire format, so one test proves both.</summary>
-internal static class Wire
+public static class Wire
 {
     public static ScriptedResponse Text(Vendor vendor, string text, string model = "model-a") => vendor == Vendor.OpenAI
         ? OpenAIWire.Text(text, new OpenAIWire.Usage(100, 10, 40), model)
@@ -35,15 +34,6 @@ internal static class Wire
         : AnthropicWire.Error(404, "not_found_error", $"model: {model}");
 
     public static ScriptedResponse ContextTooLong(Vendor vendor) => vendor == Vendor.OpenAI ? OpenAIWire.ContextTooLong() : AnthropicWire.PromptTooLong();
-
-    /// <summary>A provider pointing at <paramref name="server"/> with <paramref name="keys"/>, default model <c>model-a</c>.</summary>
-    public static ProviderOptions Provider(Vendor vendor, ScriptedServer server, params string[] keys) => new()
-    {
-        Type = vendor == Vendor.OpenAI ? ProviderTypes.OpenAI : ProviderTypes.Anthropic,
-        BaseUrl = vendor == Vendor.OpenAI ? new Uri(server.BaseUri, "v1").ToString() : server.BaseUri.ToString(),
-        ApiKeys = keys.ToList(),
-        DefaultModel = "model-a",
-    };
 
     /// <summary>The API key a request carried.</summary>
     public static string? KeyOf(RecordedRequest request) =>

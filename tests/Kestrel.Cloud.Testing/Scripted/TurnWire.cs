@@ -1,10 +1,9 @@
 using System.Text.Json;
-using Kestrel.Cloud.Agents.Tests.Providers.Scripted;
 
-namespace Kestrel.Cloud.Agents.Tests.Turns;
+namespace Kestrel.Cloud.Testing.Scripted;
 
 /// <summary>Streamed OpenAI Chat Completions answers for turns: text, and text followed by any number of tool calls.</summary>
-internal static class TurnWire
+public static class TurnWire
 {
     public static ScriptedResponse Text(params string[] pieces) => OpenAIWire.StreamText(new OpenAIWire.Usage(100, 10, 0), pieces);
 

@@ -1,13 +1,13 @@
 using System.Text.Json;
 
-namespace Kestrel.Cloud.Agents.Tests.Providers.Scripted;
+namespace Kestrel.Cloud.Testing.Scripted;
 
 /// <summary>
 /// Responses in Anthropic's Messages wire format (POST /v1/messages): a <c>message</c> object, the SSE event stream
 /// (message_start, content_block_start/delta/stop, message_delta with usage, message_stop, plus a ping), and
 /// <c>{"type":"error","error":{...}}</c> bodies.
 /// </summary>
-internal static class AnthropicWire
+public static class AnthropicWire
 {
     public sealed record Usage(int Input, int Output, int CacheRead = 0, int CacheCreation = 0);
 
