@@ -105,7 +105,4 @@ public static class ProblemCodes
 
     /// <summary>503: no model provider is configured; <c>environmentVariables</c> names what to set.</summary>
     public const string ProviderNotConfigured = "provider-not-configured";
-
-    /// <summary>503: no agent engine (run service) is registered in this server.</summary>
-    public const string AgentEngineUnavailable = "agent-engine-unavailable";
 }
