@@ -61,6 +61,14 @@ public static class KestrelCloudApp
         string store = DurableStoreRegistration.Resolve(options.Durable.Store, GetSetting);
         bool underFunctionsHost = urls.Source == ListenUrlSource.FunctionsCustomHandler;
         bool dispatches = DurableStoreRegistration.UsesInProcessDispatcher(store, underFunctionsHost);
+        if (underFunctionsHost && builder.Configuration.GetValue<bool>("KestrelCloud:Tools:Shell:Enabled"))
+        {
+            // A Functions app shares its sandbox with the platform and scales out: no shell for agents there.
+            throw new InvalidOperationException(
+                "KestrelCloud:Tools:Shell:Enabled is true, but the shell tool is for standalone servers only and is refused under the " +
+                "Azure Functions host; remove the setting (or set it to false) in the app settings.");
+        }
+
         builder.WebHost.UseUrls(urls.Urls);
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -56,6 +56,34 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public void Build_ShellEnabledUnderTheFunctionsHost_RefusesToStart()
+    {
+        using var data = new TempDirectory();
+        string[] args =
+        {
+            "--FUNCTIONS_CUSTOMHANDLER_PORT=7123",
+            "--KestrelCloud:Tools:Shell:Enabled=true",
+            "--KestrelCloud:Durable:Store=memory",
+            $"--KestrelCloud:DataPath={data.Path}",
+        };
+
+        Action act = () => KestrelCloudApp.Build(args);
+
+        act.Should().Throw<InvalidOperationException>().WithMessage("*KestrelCloud:Tools:Shell:Enabled*standalone servers only*Azure Functions host*");
+    }
+
+    [Fact]
+    public async Task Build_ShellEnabledStandalone_Builds()
+    {
+        using var data = new TempDirectory();
+        string[] args = { "--KestrelCloud:Tools:Shell:Enabled=true", "--KestrelCloud:Durable:Store=memory", $"--KestrelCloud:DataPath={data.Path}" };
+
+        await using Microsoft.AspNetCore.Builder.WebApplication app = KestrelCloudApp.Build(args);
+
+        app.Services.GetService(typeof(Kestrel.Cloud.Agents.Tools.ToolRegistry)).Should().NotBeNull();
+    }
+
+    [Fact]
     public void Build_SeveralInvalidSettings_ThrowsListingThemAll()
     {
         using var data = new TempDirectory();
