@@ -66,17 +66,17 @@ public sealed class ApiKeyRing
         }
 
         string path = Path.Combine(dataPath, KeyFileName);
-        if (TryReadKeyFile(path) is { } existing)
+        if (SecretFile.TryRead(path) is { } existing)
         {
             Log.ApiKeyLoadedFromFile(logger, path);
             return new ApiKeyRing(new[] { existing }, ApiKeySource.KeyFile, path);
         }
 
         string key = GenerateKey();
-        if (!TryWriteNewKeyFile(path, key))
+        if (!SecretFile.TryWriteNew(path, key))
         {
             // Another process created the file between our read and our write: use its key.
-            string raced = TryReadKeyFile(path)
+            string raced = SecretFile.TryRead(path)
                 ?? throw new InvalidOperationException($"The API key file {path} exists but is empty. Delete it to generate a new key, or configure KestrelCloud:ApiKeys:0.");
             Log.ApiKeyLoadedFromFile(logger, path);
             return new ApiKeyRing(new[] { raced }, ApiKeySource.KeyFile, path);
@@ -112,62 +112,4 @@ public sealed class ApiKeyRing
 
     private static string GenerateKey() =>
         GeneratedKeyPrefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(GeneratedKeyBytes));
-
-    private static string? TryReadKeyFile(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        RestrictToOwner(path);
-        string key = File.ReadAllText(path).Trim();
-        return key.Length == 0 ? null : key;
-    }
-
-    private static bool TryWriteNewKeyFile(string path, string key)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
-        if (File.Exists(path))
-        {
-            // An empty file left behind: overwrite it.
-            RestrictToOwner(path);
-        }
-        else
-        {
-            options.Mode = FileMode.CreateNew;
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-        }
-
-        try
-        {
-            using var stream = new FileStream(path, options);
-            using var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            writer.Write(key);
-            writer.Write('\n');
-            return true;
-        }
-        catch (IOException) when (options.Mode == FileMode.CreateNew && File.Exists(path))
-        {
-            return false;
-        }
-    }
-
-    private static void RestrictToOwner(string path)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        if ((File.GetUnixFileMode(path) & ~ownerOnly) != 0)
-        {
-            File.SetUnixFileMode(path, ownerOnly);
-        }
-    }
 }

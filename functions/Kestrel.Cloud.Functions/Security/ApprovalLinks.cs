@@ -38,13 +38,11 @@ public static class ApprovalSigningKey
 
     private static byte[]? ReadKeyFile(string path)
     {
-        if (!File.Exists(path))
+        if (SecretFile.TryRead(path) is not { } text)
         {
             return null;
         }
 
-        RestrictToOwner(path);
-        string text = File.ReadAllText(path).Trim();
         try
         {
             byte[] key = Base64Url.DecodeFromChars(text);
@@ -56,49 +54,11 @@ public static class ApprovalSigningKey
         }
     }
 
-    /// <summary>Creates the file with a new key; null when another process created it first (the caller reads theirs).</summary>
+    /// <summary>Creates the file with a new key (replacing an empty or damaged one); null when another process created it first (the caller reads theirs).</summary>
     private static byte[]? WriteNewKeyFile(string path)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         byte[] key = ApprovalLinkSigner.NewKey();
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (File.Exists(path))
-        {
-            // An empty or damaged file left behind: replace it.
-            RestrictToOwner(path);
-            options.Mode = FileMode.Create;
-        }
-        else if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            using var stream = new FileStream(path, options);
-            using var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            writer.Write(Base64Url.EncodeToString(key));
-            writer.Write('\n');
-            return key;
-        }
-        catch (IOException) when (options.Mode == FileMode.CreateNew && File.Exists(path))
-        {
-            return null;
-        }
-    }
-
-    private static void RestrictToOwner(string path)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        if ((File.GetUnixFileMode(path) & ~ownerOnly) != 0)
-        {
-            File.SetUnixFileMode(path, ownerOnly);
-        }
+        return SecretFile.TryWriteNew(path, Base64Url.EncodeToString(key)) ? key : null;
     }
 }
 
