@@ -121,6 +121,7 @@ public sealed class AgentTurnCrashTests : IAsyncLifetime
         toolResult.Should().Contain(CountingEndpoint.Answer(1), "the final model call carries the tool's recorded result; " + because);
         TurnWire.Messages(this.model.Requests[2]).Should().Equal(
             TurnWire.Messages(this.model.Requests[1]), "the retried model call sends the conversation the killed one sent; " + because);
+        await this.AssertCountedOnceAsync(second, run, because);
     }
 
     /// <summary>
@@ -164,6 +165,26 @@ public sealed class AgentTurnCrashTests : IAsyncLifetime
         Type(events[^1]).Should().Be("run.finished", because);
 
         ToolMessage(this.model.Requests[1], because).Should().Contain(CountingEndpoint.Answer(2), "the model gets the retried call's result; " + because);
+        await this.AssertCountedOnceAsync(second, run, because);
+    }
+
+    /// <summary>
+    /// Two answered model calls (100 input and 10 output tokens each in <see cref="TurnWire"/>), whatever was killed:
+    /// the run's usage and iterations count each once, and the session holds the turn once (user, assistant with the
+    /// tool call, tool result, final answer).
+    /// </summary>
+    private async Task AssertCountedOnceAsync(ServerProcess child, JsonElement run, string because)
+    {
+        run.GetProperty("iterations").GetInt32().Should().Be(2, because);
+        run.GetProperty("usage").GetProperty("inputTokens").GetInt64().Should().Be(200, because);
+        run.GetProperty("usage").GetProperty("outputTokens").GetInt64().Should().Be(20, because);
+
+        using HttpResponseMessage response = await child.Client.GetAsync($"api/sessions/{Agent}/default");
+        string body = await response.Content.ReadAsStringAsync();
+        response.StatusCode.Should().Be(HttpStatusCode.OK, $"{body}\n{because}");
+        JsonElement session = JsonDocument.Parse(body).RootElement;
+        session.GetProperty("messageCount").GetInt32().Should().Be(4, $"{body}\n{because}");
+        session.GetProperty("messages").GetArrayLength().Should().Be(4, $"{body}\n{because}");
     }
 
     private static string Type(JsonElement e) => e.GetProperty("type").GetString()!;
