@@ -109,9 +109,13 @@ public sealed class ScriptedServer : IAsyncDisposable
         return this;
     }
 
-    /// <summary>Completes once <paramref name="count"/> requests in total have arrived (bounded: fails after 10 s).</summary>
-    public async Task WaitForRequestsAsync(int count)
+    /// <summary>
+    /// Completes once <paramref name="count"/> requests in total have arrived (bounded: fails when no request came
+    /// for 10 s, or when <paramref name="timeout"/> is given, once that much time has passed in total).
+    /// </summary>
+    public async Task WaitForRequestsAsync(int count, TimeSpan? timeout = null)
     {
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             lock (this.requests)
@@ -122,7 +126,8 @@ public sealed class ScriptedServer : IAsyncDisposable
                 }
             }
 
-            if (!await this.received.WaitAsync(TimeSpan.FromSeconds(10)))
+            TimeSpan wait = timeout is { } total ? total - elapsed.Elapsed : TimeSpan.FromSeconds(10);
+            if (wait <= TimeSpan.Zero || !await this.received.WaitAsync(wait))
             {
                 throw new TimeoutException($"The scripted server got {this.Requests.Count} requests, expected {count}.");
             }
