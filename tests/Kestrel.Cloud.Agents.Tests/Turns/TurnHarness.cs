@@ -67,14 +67,18 @@ internal sealed class TurnHarness : IAsyncDisposable
 
     public IServiceProvider Services => this.provider;
 
-    public static async Task<TurnHarness> CreateAsync(bool sqlite, IReadOnlyDictionary<string, string?>? settings = null, params IAgentTool[] tools)
+    public static Task<TurnHarness> CreateAsync(bool sqlite, IReadOnlyDictionary<string, string?>? settings = null, params IAgentTool[] tools) =>
+        CreateAsync(sqlite, anthropic: false, settings, tools);
+
+    /// <summary>As above; with <paramref name="anthropic"/> the scripted provider is of type anthropic (the Messages API at the server's root).</summary>
+    public static async Task<TurnHarness> CreateAsync(bool sqlite, bool anthropic, IReadOnlyDictionary<string, string?>? settings, params IAgentTool[] tools)
     {
         ScriptedServer server = await ScriptedServer.StartAsync();
         var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
             ["KestrelCloud:Models:DefaultProvider"] = "scripted",
-            ["KestrelCloud:Models:Providers:scripted:Type"] = "openai",
-            ["KestrelCloud:Models:Providers:scripted:BaseUrl"] = new Uri(server.BaseUri, "v1").ToString(),
+            ["KestrelCloud:Models:Providers:scripted:Type"] = anthropic ? "anthropic" : "openai",
+            ["KestrelCloud:Models:Providers:scripted:BaseUrl"] = anthropic ? server.BaseUri.ToString() : new Uri(server.BaseUri, "v1").ToString(),
             ["KestrelCloud:Models:Providers:scripted:ApiKeys:0"] = "sk-test",
             ["KestrelCloud:Models:Providers:scripted:DefaultModel"] = "gpt-test",
             ["KestrelCloud:Models:Providers:scripted:Prices:gpt-test:Input"] = "2",
