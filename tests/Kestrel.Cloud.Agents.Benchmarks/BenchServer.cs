@@ -38,6 +38,9 @@ public sealed class BenchServer : IAsyncDisposable
 
     public string DataPath => this.data.Path;
 
+    /// <summary>The app's services (to time one component in place).</summary>
+    public IServiceProvider Services => this.app.Services;
+
     public static async Task<BenchServer> StartAsync(Uri modelBaseUri, IEnumerable<string>? extraArgs = null)
     {
         var data = new TempDirectory("kestrel-agents-bench");

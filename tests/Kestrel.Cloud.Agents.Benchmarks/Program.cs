@@ -6,8 +6,9 @@ using System.Text.Json;
 using Kestrel.Cloud.Agents.Benchmarks;
 
 // Usage: dotnet run -c Release --project tests/Kestrel.Cloud.Agents.Benchmarks -- [--scenario all|overhead|first-token|parked]
-//        [--turns N] [--warmup N] [--stream-runs N] [--runs N] [--concurrency N] [--out file.json]
-const string UsageText = "Usage: Kestrel.Cloud.Agents.Benchmarks [--scenario all|overhead|first-token|parked] [--turns N] [--warmup N] [--stream-runs N] [--runs N] [--concurrency N] [--out <file.json>]";
+//        [--turns N] [--warmup N] [--stream-runs N] [--runs N] [--concurrency N] [--server-arg --Key=Value]... [--out file.json]
+const string UsageText = "Usage: Kestrel.Cloud.Agents.Benchmarks [--scenario all|overhead|first-token|parked] [--turns N] [--warmup N] [--stream-runs N] [--runs N] [--concurrency N] [--server-arg --Key=Value]... [--out <file.json>]";
+var serverArgs = new List<string>();
 string scenario = "all";
 string? outPath = null;
 int turns = 200, warmup = 30, streamRuns = 200, parkedRuns = 1000, concurrency = 16;
@@ -39,6 +40,9 @@ for (int i = 0; i < args.Length; i++)
             concurrency = n;
             i++;
             break;
+        case "--server-arg" when i + 1 < args.Length:
+            serverArgs.Add(args[++i]);
+            break;
         case "--out" when i + 1 < args.Length:
             outPath = args[++i];
             break;
@@ -67,7 +71,7 @@ await using (ZeroLatencyModel model = await ZeroLatencyModel.StartAsync())
     // The memory scenario runs first, in its own server, so the other scenarios' leftovers are not counted.
     if (scenario is "all" or "parked")
     {
-        await using BenchServer server = await BenchServer.StartAsync(model.BaseUri);
+        await using BenchServer server = await BenchServer.StartAsync(model.BaseUri, serverArgs);
         // Warm the path once (JIT, connection pools, SQLite) so "before" is the server ready to work.
         await Scenarios.ParkedRunsAsync(server, runs: 1, concurrency: 1, new List<MemorySnapshot>(), _ => { });
         memory.Add(MemorySnapshot.Take("server started, 1 run parked (before)", fullGc: true));
@@ -78,7 +82,7 @@ await using (ZeroLatencyModel model = await ZeroLatencyModel.StartAsync())
 
     if (scenario is "all" or "overhead" or "first-token")
     {
-        await using BenchServer server = await BenchServer.StartAsync(model.BaseUri);
+        await using BenchServer server = await BenchServer.StartAsync(model.BaseUri, serverArgs);
         if (scenario is "all" or "overhead")
         {
             Console.WriteLine($"[overhead] {warmup} warm-up + {turns} three-step turns...");
@@ -112,6 +116,7 @@ if (overhead is not null)
     Row("  model call 3 done -> response read, ms", overhead.LastModelCallToResponseMs, "");
     Row("  no-op model call, HTTP round trip, ms", overhead.NoopModelRoundTripMs, "");
     Row("  no-op model call, server side, ms", overhead.NoopModelHandlerMs, "");
+    Row("  agent definition load (x4 per turn), ms", overhead.AgentDefinitionLoadMs, "");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  process CPU per turn: {overhead.CpuMsPerTurn:F1} ms (server + model server + client)"));
 }
 
@@ -154,7 +159,7 @@ var report = new
         LoadAverageEnd = loadEnd,
         ProcessCpuMs = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds,
     },
-    Options = new { Scenario = scenario, Turns = turns, Warmup = warmup, StreamRuns = streamRuns, Runs = parkedRuns, Concurrency = concurrency, Store = "sqlite" },
+    Options = new { Scenario = scenario, Turns = turns, Warmup = warmup, StreamRuns = streamRuns, Runs = parkedRuns, Concurrency = concurrency, Store = "sqlite", ServerArgs = serverArgs },
     Targets = new { TurnOverheadP50Ms = 10, FirstTokenToSseP50Ms = 5, ParkedRunsRssMb = 200 },
     Overhead = overhead,
     FirstToken = firstToken,

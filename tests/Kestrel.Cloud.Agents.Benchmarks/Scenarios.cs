@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Kestrel.Cloud.Agents.Definitions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kestrel.Cloud.Agents.Benchmarks;
 
@@ -18,6 +20,7 @@ public sealed record OverheadResult(
     Distribution LastModelCallToResponseMs,
     Distribution NoopModelRoundTripMs,
     Distribution NoopModelHandlerMs,
+    Distribution AgentDefinitionLoadMs,
     double CpuMsPerTurn,
     double[] RawEndToEndMs,
     double[] RawModelMs,
@@ -96,10 +99,32 @@ public static class Scenarios
 
         double cpuMsPerTurn = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / turns;
         (Distribution roundTrip, Distribution handler) = await NoopModelCallsAsync(model, Math.Max(turns, 100));
+        Distribution agentLoad = await AgentDefinitionLoadsAsync(server, Math.Max(turns, 100));
         return new OverheadResult(
             turns, warmup, Distribution.Of(endToEnd), Distribution.Of(modelMs), Distribution.Of(overhead), Distribution.Of(start),
-            Distribution.Of(step1), Distribution.Of(step2), Distribution.Of(finish), roundTrip, handler, cpuMsPerTurn,
+            Distribution.Of(step1), Distribution.Of(step2), Distribution.Of(finish), roundTrip, handler, agentLoad, cpuMsPerTurn,
             endToEnd.ToArray(), modelMs.ToArray(), overhead.ToArray());
+    }
+
+    /// <summary>
+    /// The time of one <see cref="IAgentWorkspace.GetAgentAsync"/> of the default agent in the running server: a turn
+    /// loads the agent in LoadContext and in each CallModel (four times for the three-step turn).
+    /// </summary>
+    private static async Task<Distribution> AgentDefinitionLoadsAsync(BenchServer server, int count)
+    {
+        IAgentWorkspace workspace = server.Services.GetRequiredService<IAgentWorkspace>();
+        var times = new List<double>();
+        for (int i = 0; i < count + 20; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            _ = await workspace.GetAgentAsync("default") ?? throw new InvalidOperationException("The default agent is missing.");
+            if (i >= 20)
+            {
+                times.Add(Machine.Ms(t0, Stopwatch.GetTimestamp()));
+            }
+        }
+
+        return Distribution.Of(times);
     }
 
     /// <summary>
