@@ -140,7 +140,7 @@ foreach (MemorySnapshot m in parked?.Memory ?? memory)
 if (parked is not null)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{parked.Parked} of {parked.Runs} runs WaitingForApproval, parked in {parked.StartAllMs / 1000:F1} s ({parked.ParkedPerSecond:F0} runs/s); SQLite files {parked.DatabaseFilesMb:F1} MB. Target: RSS <= 200 MB with 1,000 parked runs."));
+        $"{parked.Parked} of {parked.Runs} runs WaitingForApproval, parked in {parked.StartAllMs / 1000:F1} s ({parked.ParkedPerSecond:F0} runs/s); SQLite files {parked.DatabaseFilesMb:F1} MB ({string.Join(", ", parked.DatabaseFileMb.Select(f => $"{f.Key} {f.Value:F1}"))}). Target: RSS <= 200 MB with 1,000 parked runs."));
 }
 
 Console.WriteLine($"Load average at start: {loadStart}; at end: {loadEnd}");

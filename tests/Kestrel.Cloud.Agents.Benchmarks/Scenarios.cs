@@ -35,7 +35,8 @@ public sealed record ParkedResult(
     double StartAllMs,
     double ParkedPerSecond,
     IReadOnlyList<MemorySnapshot> Memory,
-    double? DatabaseFilesMb);
+    double? DatabaseFilesMb,
+    IReadOnlyDictionary<string, double> DatabaseFileMb);
 
 /// <summary>The three scenarios of the agent benchmark.</summary>
 public static class Scenarios
@@ -278,8 +279,9 @@ public static class Scenarios
         memory.Add(MemorySnapshot.Take("parked, before GC", fullGc: false));
         await Task.Delay(1000); // let background work (WAL checkpoint, cache trims) settle
         memory.Add(MemorySnapshot.Take("parked, after full GC", fullGc: true));
-        double? dbMb = Directory.EnumerateFiles(server.DataPath, "*.db*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / (1024.0 * 1024.0);
-        return new ParkedResult(runs, parked, concurrency, startAllMs, runs / (startAllMs / 1000), memory, dbMb);
+        Dictionary<string, double> files = Directory.EnumerateFiles(server.DataPath, "*.db*", SearchOption.AllDirectories)
+            .ToDictionary(f => Path.GetRelativePath(server.DataPath, f), f => new FileInfo(f).Length / (1024.0 * 1024.0));
+        return new ParkedResult(runs, parked, concurrency, startAllMs, runs / (startAllMs / 1000), memory, files.Values.Sum(), files);
     }
 
     private static async Task<int> CountAsync(BenchServer server, string status)
