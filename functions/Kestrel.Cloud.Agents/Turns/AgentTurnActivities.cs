@@ -421,7 +421,17 @@ internal sealed class SaveSessionActivity(IServiceProvider services) : TaskActiv
     public override async Task<SaveSessionResult> RunAsync(TaskActivityContext context, SaveSessionInput input)
     {
         var s = new TurnServices(services);
-        CancellationToken ct = context.CancellationToken;
+        SaveSessionResult result = await SaveAsync(s, input, context.CancellationToken).ConfigureAwait(false);
+        if (input.Finish is { } finish)
+        {
+            await FinishActivity.AppendFinishedAsync(s, finish, context.CancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    private static async Task<SaveSessionResult> SaveAsync(TurnServices s, SaveSessionInput input, CancellationToken ct)
+    {
         string? recovered = input.PartialStep is { } step ? await RecoverAsync(s.Events, input.RunId, step, ct).ConfigureAwait(false) : null;
         if (input.SessionKey is not { } key)
         {
@@ -491,19 +501,24 @@ internal sealed class FinishActivity(IServiceProvider services) : TaskActivity<F
 {
     public override async Task<bool> RunAsync(TaskActivityContext context, FinishInput input)
     {
-        var s = new TurnServices(services);
+        await AppendFinishedAsync(new TurnServices(services), input, context.CancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Appends <c>run.finished</c> (once: its key is fixed) and logs the end of the run.</summary>
+    internal static async Task AppendFinishedAsync(TurnServices s, FinishInput input, CancellationToken cancellationToken)
+    {
         s.Streams.MarkFinished(input.RunId);
         string? text = input.Text is null ? null : TurnEvents.Truncate(input.Text, 48_000).Text;
         await s.Events.AppendAsync(
             input.RunId,
             new[] { NewRunEvent.Create("finished", RunEventTypes.Finished, new { status = input.Status, text, error = input.Error, usage = input.Usage, iterations = input.Iterations, iterationLimitReached = input.IterationLimitReached }) },
-            context.CancellationToken).ConfigureAwait(false);
+            cancellationToken).ConfigureAwait(false);
         if (input.Error is not null)
         {
             Log.RunFailed(s.Logger, input.RunId, input.Error);
         }
 
         Log.RunFinished(s.Logger, input.RunId, input.Status, input.Iterations);
-        return true;
     }
 }

@@ -139,9 +139,11 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
                 }
 
                 this.SetStatus("finishing");
+                // One activity saves the session and then appends run.finished.
+                var finish = new FinishInput(this.input.RunId, "completed", finalText ?? string.Empty, null, this.usage, iterations, limitReached);
                 await this.context.CallActivityAsync<SaveSessionResult>(
-                    AgentTurnNames.SaveSession, new SaveSessionInput(this.input.RunId, this.input.Agent, this.input.SessionKey, this.produced, null));
-                return await this.FinishAsync("completed", finalText ?? string.Empty, null, iterations, limitReached);
+                    AgentTurnNames.SaveSession, new SaveSessionInput(this.input.RunId, this.input.Agent, this.input.SessionKey, this.produced, null, finish));
+                return new TurnResult(finish.Status, finish.Text, null, this.usage, iterations, limitReached);
             }
             catch (TurnCancelledException)
             {

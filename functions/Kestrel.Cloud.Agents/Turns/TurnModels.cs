@@ -145,7 +145,8 @@ public sealed record AppendEventsInput(string RunId, IReadOnlyList<NewRunEvent> 
 /// <param name="SessionKey">The session; null saves nothing (sub-agent runs).</param>
 /// <param name="NewMessages">The turn's messages: the user's message, then what the model and tools produced.</param>
 /// <param name="PartialStep">For a cancelled run: the model call that was streaming, whose text is recovered from the log.</param>
-public sealed record SaveSessionInput(string RunId, string Agent, string? SessionKey, IReadOnlyList<TurnMessage> NewMessages, int? PartialStep);
+/// <param name="Finish">When set, the activity appends <c>run.finished</c> after saving (the completed path: one activity instead of two).</param>
+public sealed record SaveSessionInput(string RunId, string Agent, string? SessionKey, IReadOnlyList<TurnMessage> NewMessages, int? PartialStep, FinishInput? Finish = null);
 
 /// <summary>What SaveSession did.</summary>
 /// <param name="RecoveredText">Text streamed by <see cref="SaveSessionInput.PartialStep"/> before the run was cancelled.</param>
