@@ -241,11 +241,26 @@ public class DurableTaskClient
         while (true)
         {
             Task changed = this.store.Signals.WhenInstanceChanged(instanceId);
-            OrchestrationMetadata metadata = await this.GetInstanceAsync(instanceId, getInputsAndOutputs, cancellationToken).ConfigureAwait(false)
+            // While waiting, read only the status (an instance changes many times before it is done); the inputs and
+            // outputs are read once, at the end.
+            OrchestrationMetadata metadata = await this.GetInstanceAsync(instanceId, getInputsAndOutputs: false, cancellationToken).ConfigureAwait(false)
                 ?? throw new OrchestrationNotFoundException(instanceId);
             if (done(metadata.RuntimeStatus))
             {
-                return metadata;
+                if (!getInputsAndOutputs)
+                {
+                    return metadata;
+                }
+
+                OrchestrationMetadata full = await this.GetInstanceAsync(instanceId, getInputsAndOutputs: true, cancellationToken).ConfigureAwait(false)
+                    ?? throw new OrchestrationNotFoundException(instanceId);
+                if (done(full.RuntimeStatus))
+                {
+                    return full;
+                }
+
+                // Changed again between the two reads (restarted, say): keep waiting.
+                continue;
             }
 
             // Signalled for changes made in this process; the poll catches changes made elsewhere.
