@@ -95,7 +95,8 @@ public sealed class EndToEndHost : IAsyncDisposable
     public async Task<JsonElement> GetRunAsync(string runId) =>
         await (await this.Client.GetAsync($"/api/runs/{runId}", Deadline())).ShouldBeJsonAsync(HttpStatusCode.OK);
 
-    /// <summary>Polls GET /api/runs/{runId} (bounded by <see cref="Timeout"/>) until its status is <paramref name="status"/>.</summary>
+    /// <summary>Polls GET /api/runs/{runId} (bounded by <see cref="Timeout"/>) until its status is <paramref name="status"/>;
+    /// fails at once when the run finished in another status.</summary>
     public async Task<JsonElement> WaitForStatusAsync(string runId, string status)
     {
         CancellationToken deadline = Deadline();
@@ -106,6 +107,11 @@ public sealed class EndToEndHost : IAsyncDisposable
             if (run.GetProperty("status").GetString() == status)
             {
                 return run;
+            }
+
+            if (run.GetProperty("finished").GetBoolean())
+            {
+                throw new InvalidOperationException($"Run {runId} finished without reaching {status}: {run}");
             }
 
             // A bounded poll interval, not a synchronization sleep: the loop re-reads the state it waits for.
