@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
 using Kestrel.Cloud.Testing.Scripted;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kestrel.Cloud.Functions.Tests.EndToEnd;
 
@@ -114,6 +115,14 @@ public sealed class TurnEndToEndTests
         string.Concat(deltas.Select(d => EndToEndHost.Data(d).GetProperty("text").GetString())).Should().Be("Once upon a time.");
         events.FindIndex(e => e.Event == "text.delta").Should().Be(1, "text follows run.started");
 
+        // The stream closed after run.finished; the run reads as finished at once (not "Running" until the instance completes).
+        JsonElement run = await e2e.GetRunAsync(runId);
+        run.GetProperty("status").GetString().Should().Be("Completed");
+        run.GetProperty("finished").GetBoolean().Should().BeTrue();
+        run.GetProperty("finalText").GetString().Should().Be("Once upon a time.");
+        run.GetProperty("iterations").GetInt32().Should().Be(1);
+        run.GetProperty("usage").GetProperty("inputTokens").GetInt64().Should().Be(100);
+
         List<SseFrame> resumed = await e2e.ReadAllEventsAsync(runId, lastEventId: 2);
 
         resumed.Select(e => e.Id).Should().Equal(events.Skip(2).Select(e => e.Id));
@@ -156,10 +165,49 @@ public sealed class TurnEndToEndTests
         events[^1].Event.Should().Be("run.finished");
         finished.GetProperty("status").GetString().Should().Be("cancelled");
         finished.GetProperty("text").GetString().Should().Be("partial answer");
-        // run.finished is appended by the turn's last activity; the instance completes one engine step later.
-        JsonElement run = await e2e.WaitForStatusAsync(runId, "Cancelled");
+        // Right after run.finished (the instance may complete one engine step later) the run reads as Cancelled.
+        JsonElement run = await e2e.GetRunAsync(runId);
+        run.GetProperty("status").GetString().Should().Be("Cancelled");
         run.GetProperty("finalText").GetString().Should().Be("partial answer");
         await (await e2e.Client.PostAsync($"/api/runs/{runId}/cancel", null, EndToEndHost.Deadline()))
             .ShouldBeProblemAsync(HttpStatusCode.Conflict, "run-finished");
+    }
+
+    /// <summary>
+    /// Proves the run reads as finished as soon as run.finished is in its log: the Finish activity is held after
+    /// appending it (so the engine instance is still running), the event stream has closed, and GET shows Completed with
+    /// the final text while cancel answers 409; once released the instance completes.
+    /// </summary>
+    [Fact]
+    public async Task GetRun_RunFinishedLoggedBeforeInstanceCompletes_ReadsFinishedAndCancelAnswers409()
+    {
+        await using EndToEndHost e2e = await EndToEndHost.StartAsync(o => o.ConfigureServices = GatedRunEventLog.Register);
+        GatedRunEventLog gated = e2e.Host.App.Services.GetRequiredService<GatedRunEventLog>();
+        e2e.Model.Enqueue(TurnWire.Text("All done."));
+        string runId = await e2e.StartRunAsync("Finish up");
+        try
+        {
+            List<SseFrame> events = await e2e.ReadAllEventsAsync(runId);
+            events[^1].Event.Should().Be("run.finished");
+            (await e2e.Host.DurableClient.GetInstanceAsync(runId, getInputsAndOutputs: false, EndToEndHost.Deadline()))!.IsCompleted
+                .Should().BeFalse("the Finish activity is held, so the instance has not completed");
+
+            JsonElement run = await e2e.GetRunAsync(runId);
+
+            run.GetProperty("status").GetString().Should().Be("Completed");
+            run.GetProperty("finished").GetBoolean().Should().BeTrue();
+            run.GetProperty("finalText").GetString().Should().Be("All done.");
+            run.GetProperty("iterations").GetInt32().Should().Be(1);
+            JsonElement problem = await (await e2e.Client.PostAsync($"/api/runs/{runId}/cancel", null, EndToEndHost.Deadline()))
+                .ShouldBeProblemAsync(HttpStatusCode.Conflict, "run-finished");
+            problem.GetProperty("runStatus").GetString().Should().Be("Completed");
+        }
+        finally
+        {
+            gated.Release();
+        }
+
+        (await e2e.Host.WaitForCompletionAsync(runId)).IsCompleted.Should().BeTrue();
+        (await e2e.GetRunAsync(runId)).GetProperty("status").GetString().Should().Be("Completed");
     }
 }
