@@ -13,7 +13,8 @@ public sealed class ApprovalEndToEndTests
     private static string FilesPath(EndToEndHost e2e, string name) => Path.Join(e2e.Host.DataPath, "agents", "default", "files", name);
 
     /// <summary>
-    /// Proves the one-click link with the real engine: a files_write call parks the run on WaitingForApproval; GET on the
+    /// Proves the one-click link with the real engine: a files_write call parks the run on WaitingForApproval (wait mode
+    /// answers 202 then); GET on the
     /// approve link shows a page and decides nothing; POST (no API key) approves, the tool writes the file and the turn
     /// completes; the same link POSTed again answers 409.
     /// </summary>
@@ -24,7 +25,10 @@ public sealed class ApprovalEndToEndTests
         e2e.Model.Enqueue(
             TurnWire.Tools(null, ("call_w", "files_write", """{"path":"out.txt","content":"approved content"}""")),
             TurnWire.Text("I wrote out.txt."));
-        string runId = await e2e.StartRunAsync("Write out.txt");
+        // Wait mode answers 202 as soon as the run asks a human, without waiting for the decision.
+        JsonElement accepted = await (await e2e.PostMessageAsync("Write out.txt", "mode=wait&wait=60s")).ShouldBeJsonAsync(HttpStatusCode.Accepted);
+        accepted.GetProperty("status").GetString().Should().Be("WaitingForApproval");
+        string runId = accepted.GetProperty("runId").GetString()!;
 
         JsonElement requested = EndToEndHost.Data(await e2e.WaitForEventAsync(runId, "approval.requested"));
         JsonElement waiting = await e2e.WaitForStatusAsync(runId, "WaitingForApproval");
@@ -61,7 +65,8 @@ public sealed class ApprovalEndToEndTests
     }
 
     /// <summary>
-    /// Proves a denial through the API: the model's next request carries a tool error naming the denial and its
+    /// Proves a denial through the API (a decision for a call the run did not make answers 409 first and spends
+    /// nothing): the model's next request carries a tool error naming the denial and its
     /// reason, the file is not written, the run completes, and a second decision answers 409.
     /// </summary>
     [Fact]
@@ -73,6 +78,9 @@ public sealed class ApprovalEndToEndTests
             TurnWire.Text("Understood, I did not write it."));
         string runId = await e2e.StartRunAsync("Write secret.txt");
         await e2e.WaitForStatusAsync(runId, "WaitingForApproval");
+        await (await e2e.Client.PostAsync($"/api/runs/{runId}/approvals/call_other", HttpAssertions.Json("""{"decision":"approve"}"""), EndToEndHost.Deadline()))
+            .ShouldBeProblemAsync(HttpStatusCode.Conflict, "approval-not-pending");
+        (await e2e.GetRunAsync(runId)).GetProperty("status").GetString().Should().Be("WaitingForApproval", "a decision for another call changes nothing");
 
         JsonElement decision = await (await e2e.Client.PostAsync(
             $"/api/runs/{runId}/approvals/call_d", HttpAssertions.Json("""{"decision":"deny","reason":"not that file","by":"ana"}"""), EndToEndHost.Deadline()))
