@@ -210,4 +210,25 @@ public sealed class TurnEndToEndTests
         (await e2e.Host.WaitForCompletionAsync(runId)).IsCompleted.Should().BeTrue();
         (await e2e.GetRunAsync(runId)).GetProperty("status").GetString().Should().Be("Completed");
     }
+
+    /// <summary>
+    /// Proves a provider failure ends the run as Failed with a message that is safe to show (the provider's error, no
+    /// exception text) rather than an HTTP error: the scripted server answers 500 to every call.
+    /// </summary>
+    [Fact]
+    public async Task PostMessage_ProviderAnswers500_RunFailsWithSafeErrorNot500()
+    {
+        await using EndToEndHost e2e = await EndToEndHost.StartAsync();
+        e2e.Model.Enqueue(OpenAIWire.ServerError(), OpenAIWire.ServerError(), OpenAIWire.ServerError(), OpenAIWire.ServerError());
+
+        JsonElement done = await (await e2e.PostMessageAsync("hello", "mode=wait")).ShouldBeJsonAsync(HttpStatusCode.OK);
+
+        done.GetProperty("status").GetString().Should().Be("Failed");
+        string error = done.GetProperty("error").GetString()!;
+        error.Should().Contain("The server had an error while processing your request", "provider errors keep their message")
+            .And.NotContain("   at ", "no stack trace reaches the caller");
+        List<SseFrame> events = await e2e.ReadAllEventsAsync(done.GetProperty("runId").GetString()!);
+        EndToEndHost.Data(events[^1]).GetProperty("status").GetString().Should().Be("failed");
+        (await e2e.Client.GetAsync("/api/sessions/default/default", EndToEndHost.Deadline())).StatusCode.Should().Be(HttpStatusCode.NotFound, "a failed turn does not save its session");
+    }
 }
