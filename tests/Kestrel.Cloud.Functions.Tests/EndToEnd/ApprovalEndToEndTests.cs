@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
+using Kestrel.Cloud.Agents.Runs;
 using Kestrel.Cloud.Testing.Scripted;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kestrel.Cloud.Functions.Tests.EndToEnd;
 
@@ -125,5 +127,47 @@ public sealed class ApprovalEndToEndTests
         EndToEndHost.Data(events[^1]).GetProperty("status").GetString().Should().Be("completed");
         TurnWire.Messages(e2e.Model.Requests[1]).Last().Text.Should().Contain("No decision within");
         File.Exists(FilesPath(e2e, "late.txt")).Should().BeFalse();
+    }
+
+    /// <summary>
+    /// Proves the approval's timer ends at the <c>expiresAt</c> the request and its links announced, even when the
+    /// request activity took long: the approval.requested append is held while the clock moves 4 of the 5 minutes, and
+    /// moving it just past <c>expiresAt</c> afterwards times the call out (the link then answers 410).
+    /// </summary>
+    [Fact]
+    public async Task ApprovalTimeout_RequestActivitySlow_TimesOutAtAnnouncedExpiry()
+    {
+        await using EndToEndHost e2e = await EndToEndHost.StartAsync(o =>
+        {
+            o.Args.Add("--KestrelCloud:Agents:ApprovalTimeout=00:05:00");
+            o.ConfigureServices = s => GatedRunEventLog.Register(s, RunEventTypes.ApprovalRequested);
+        });
+        GatedRunEventLog gated = e2e.Host.App.Services.GetRequiredService<GatedRunEventLog>();
+        e2e.Model.Enqueue(
+            TurnWire.Tools(null, ("call_s", "files_write", """{"path":"slow.txt","content":"x"}""")),
+            TurnWire.Text("Timed out."));
+        DateTimeOffset start = e2e.Host.Clock.GetUtcNow();
+        string runId = await e2e.StartRunAsync("Write slow.txt");
+        try
+        {
+            await e2e.WaitForEventAsync(runId, "approval.requested");
+            e2e.Host.Clock.Advance(TimeSpan.FromMinutes(4));
+        }
+        finally
+        {
+            gated.Release();
+        }
+
+        JsonElement waiting = await e2e.WaitForStatusAsync(runId, "WaitingForApproval");
+        JsonElement pending = waiting.GetProperty("pendingApprovals")[0];
+        DateTimeOffset expiresAt = pending.GetProperty("expiresAt").GetDateTimeOffset();
+        expiresAt.Should().Be(start.AddMinutes(5), "the expiry is announced when the request is made");
+
+        e2e.Host.Clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+
+        List<SseFrame> events = await e2e.ReadAllEventsAsync(runId);
+        events.Select(e => e.Event).Should().ContainInOrder("approval.requested", "approval.timedOut", "run.finished");
+        (await e2e.Host.Anonymous.PostAsync(pending.GetProperty("approveUrl").GetString(), Form(), EndToEndHost.Deadline()))
+            .StatusCode.Should().Be(HttpStatusCode.Gone);
     }
 }
