@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Agents.Definitions;
 using Kestrel.Cloud.Agents.Providers;
@@ -30,9 +31,13 @@ public sealed class AgentRunService : IAgentRunService
     private readonly ChatClientFactory models;
     private readonly AgentRuntimeOptions options;
     private readonly IApprovalLinkFactory? links;
+    private readonly IRunEventLog? events;
     private readonly ILogger logger;
 
-    /// <summary>Creates the service; <paramref name="services"/> supplies the optional <see cref="IApprovalLinkFactory"/> and logging.</summary>
+    /// <summary>
+    /// Creates the service; <paramref name="services"/> supplies the optional <see cref="IApprovalLinkFactory"/>, the
+    /// optional <see cref="IRunEventLog"/> (read while a run is finishing) and logging.
+    /// </summary>
     public AgentRunService(DurableTaskClient client, IAgentWorkspace workspace, ChatClientFactory models, IOptions<AgentRuntimeOptions> options, IServiceProvider services)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -41,6 +46,7 @@ public sealed class AgentRunService : IAgentRunService
         this.models = models;
         this.options = options.Value;
         this.links = services.GetService<IApprovalLinkFactory>();
+        this.events = services.GetService<IRunEventLog>();
         this.logger = services.GetService<ILoggerFactory>()?.CreateLogger("Kestrel.Cloud.Agents.Runs") ?? NullLogger.Instance;
     }
 
@@ -135,8 +141,10 @@ public sealed class AgentRunService : IAgentRunService
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
         OrchestrationMetadata? metadata = await this.GetRunInstanceAsync(runId, cancellationToken).ConfigureAwait(false);
-        if (metadata is null || metadata.IsCompleted)
+        if (metadata is null || metadata.IsCompleted
+            || (ReadStatus(metadata)?.Phase == "finishing" && await this.ReadFinishedAsync(runId, cancellationToken).ConfigureAwait(false) is not null))
         {
+            // Finished, or finishing with run.finished already in the log: there is nothing left to cancel.
             return false;
         }
 
@@ -239,6 +247,18 @@ public sealed class AgentRunService : IAgentRunService
         };
 
         string? error = result?.Error;
+        string? finalText = result?.FinalText;
+        int? iterations = result?.Iterations;
+        if (!metadata.IsCompleted && status?.Phase == "finishing" && await this.ReadFinishedAsync(metadata.InstanceId, cancellationToken).ConfigureAwait(false) is { } finished)
+        {
+            // run.finished is appended by the turn's last activity, one engine step before the instance completes: a
+            // client that read it (the event stream closes after it) must not then see the run as still running.
+            runStatus = finished.Status;
+            finalText = finished.Text;
+            error = finished.Error;
+            iterations = finished.Iterations;
+        }
+
         if (metadata.RuntimeStatus == OrchestrationRuntimeStatus.Failed)
         {
             error = $"The run failed unexpectedly ({metadata.FailureDetails?.ErrorType ?? "unknown error"}); the details are in the server log.";
@@ -273,13 +293,53 @@ public sealed class AgentRunService : IAgentRunService
             runStatus,
             metadata.CreatedAt,
             metadata.LastUpdatedAt,
-            result?.FinalText,
+            finalText,
             error,
             pending,
             ToRunUsage(result?.Usage ?? status?.Usage),
-            result?.Iterations ?? status?.Step ?? 0,
+            iterations ?? status?.Step ?? 0,
             input?.ParentRunId);
     }
+
+    // The run.finished event of a run in the finishing phase, when the Finish activity has appended it. The log is read
+    // in pages from the start (it has no tail read); this happens only in the short finishing window.
+    private async Task<(RunStatus Status, string? Text, string? Error, int? Iterations)?> ReadFinishedAsync(string runId, CancellationToken cancellationToken)
+    {
+        if (this.events is null)
+        {
+            return null;
+        }
+
+        long after = 0;
+        for (int page = 0; page <= RunEventLogLimits.MaxEventsPerRun / 1000; page++)
+        {
+            IReadOnlyList<RunEvent> read = await this.events.ReadAsync(runId, after, 1000, cancellationToken).ConfigureAwait(false);
+            if (read.Count == 0)
+            {
+                return null;
+            }
+
+            if (read.FirstOrDefault(e => e.Type == RunEventTypes.Finished) is { } finished)
+            {
+                JsonElement data = finished.Data;
+                RunStatus status = StringOf(data, "status") switch
+                {
+                    "cancelled" => RunStatus.Cancelled,
+                    "failed" => RunStatus.Failed,
+                    _ => RunStatus.Completed,
+                };
+                int? iterations = data.TryGetProperty("iterations", out JsonElement i) && i.ValueKind == JsonValueKind.Number ? i.GetInt32() : null;
+                return (status, StringOf(data, "text"), StringOf(data, "error"), iterations);
+            }
+
+            after = read[^1].Sequence;
+        }
+
+        return null;
+    }
+
+    private static string? StringOf(JsonElement data, string name) =>
+        data.ValueKind == JsonValueKind.Object && data.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private PendingApproval ToPending(string runId, TurnPendingApproval p)
     {

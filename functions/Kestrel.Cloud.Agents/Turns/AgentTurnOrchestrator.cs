@@ -307,11 +307,19 @@ public sealed class AgentTurnOrchestrator : TaskOrchestrator<TurnInput, TurnResu
             await this.Race(this.context.CallActivityAsync(
                 AgentTurnNames.RequestApprovals, new RequestApprovalsInput(this.input.RunId, this.mirrors, this.step, asks, expires)));
 
+            // The timers end at the expiry the request (and its signed links) announced, not ApprovalTimeout after the
+            // request activity finished: that activity may take long (a retry after a worker died).
+            TimeSpan remaining = expiresAt - this.context.CurrentUtcDateTime;
+            if (remaining < TimeSpan.Zero)
+            {
+                remaining = TimeSpan.Zero;
+            }
+
             var waits = new List<(ToolCallPlan Call, Task<ApprovalDecision> Wait)>();
             foreach (ToolCallPlan call in asks)
             {
                 this.pending.Add(new TurnPendingApproval(call.CallId, call.Tool, ArgumentsForStatus(call.ArgumentsJson), expires));
-                waits.Add((call, this.context.WaitForExternalEvent<ApprovalDecision>(AgentTurnNames.ApprovalEvent(call.CallId), this.turn.ApprovalTimeout)));
+                waits.Add((call, this.context.WaitForExternalEvent<ApprovalDecision>(AgentTurnNames.ApprovalEvent(call.CallId), remaining)));
             }
 
             this.SetStatus("waitingForApproval");

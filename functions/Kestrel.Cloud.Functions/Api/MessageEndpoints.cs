@@ -168,6 +168,11 @@ public static class MessageEndpoints
 
             // The run waits for a human (which may take days), or the wait elapsed: answer like async mode.
             RunInfo current = await runs.GetAsync(started.RunId, context.RequestAborted) ?? started;
+            if (approval.IsCompletedSuccessfully)
+            {
+                current = await WaitWhileRunningAsync(services, runs, current, options.EventStreamPollInterval, linked.Token);
+            }
+
             return TypedResults.Accepted(links.Status, new RunAcceptedResponse(current.RunId, current.Status, links));
         }
         finally
@@ -177,6 +182,36 @@ public static class MessageEndpoints
             await Observe(approval);
             await Observe(completion);
         }
+    }
+
+    /// <summary>
+    /// approval.requested is appended by an activity one engine step before the run shows WaitingForApproval with its
+    /// pending calls and links: waits (signalled by the store, re-checked every <paramref name="pollInterval"/>, within
+    /// the request's wait) for that step, so the 202 names the status a GET of the run then shows.
+    /// </summary>
+    private static async Task<RunInfo> WaitWhileRunningAsync(IServiceProvider services, IAgentRunService runs, RunInfo current, TimeSpan pollInterval, CancellationToken cancellationToken)
+    {
+        Durable.Storage.IOrchestrationStore? store = services.GetService<Durable.Storage.IOrchestrationStore>();
+        while (current.Status == RunStatus.Running && !cancellationToken.IsCancellationRequested)
+        {
+            Task changed = store?.Signals.WhenInstanceChanged(current.RunId) ?? Task.CompletedTask;
+            try
+            {
+                current = await runs.GetAsync(current.RunId, cancellationToken) ?? current;
+                if (current.Status != RunStatus.Running)
+                {
+                    break;
+                }
+
+                await Task.WhenAny(changed, Task.Delay(pollInterval, cancellationToken));
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+
+        return current;
     }
 
     /// <summary>Completes when the run's log holds an <see cref="RunEventTypes.ApprovalRequested"/> event; never otherwise (cancel it).</summary>
