@@ -104,6 +104,7 @@ public static class KestrelCloudApp
             .Build());
 
         services.Configure<DurableTaskOptions>(section.GetSection("Durable"));
+
         services.AddDurableTask(registry =>
         {
             if (options.Samples.Enabled)

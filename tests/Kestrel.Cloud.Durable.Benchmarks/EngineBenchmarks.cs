@@ -32,17 +32,17 @@ public static class EngineBenchmarks
     /// On Azurite ("azure" with one worker, "azure-2w" with two workers on one task hub): the sequential chain and
     /// 1,000 orchestrations x 5 activities, after a short warm-up. Azurite is started from the repository's lockfile.
     /// </summary>
-    public static async Task<IReadOnlyList<BenchmarkResult>> RunAzureAsync(AzuriteFixture azurite, int workers, int instances, Action<BenchmarkResult> report)
+    public static async Task<IReadOnlyList<BenchmarkResult>> RunAzureAsync(AzuriteFixture azurite, int workers, int instances, int fetchConcurrency, Action<BenchmarkResult> report)
     {
-        string name = workers == 1 ? "azure" : $"azure-{workers}w";
-        await using (var warm = await Engine.StartAsync("azure", azurite, workers))
+        string name = (workers == 1 ? "azure" : $"azure-{workers}w") + (fetchConcurrency == 1 ? string.Empty : $"-f{fetchConcurrency}");
+        await using (var warm = await Engine.StartAsync("azure", azurite, workers, fetchConcurrency))
         {
             await warm.ChainAsync(10);
             await warm.ManyAsync(20, ActivitiesPerInstance);
         }
 
         var results = new List<BenchmarkResult>();
-        await using (var engine = await Engine.StartAsync("azure", azurite, workers))
+        await using (var engine = await Engine.StartAsync("azure", azurite, workers, fetchConcurrency))
         {
             Console.WriteLine($"[{name}] chain of {ChainLength}...");
             TimeSpan cpu = CpuTime();
@@ -136,7 +136,7 @@ public static class EngineBenchmarks
         }
 
         /// <summary>Starts <paramref name="workers"/> dispatchers, each on its own store object over the same data (Azure only for more than one).</summary>
-        public static async Task<Engine> StartAsync(string storeKind, AzuriteFixture? azurite = null, int workers = 1)
+        public static async Task<Engine> StartAsync(string storeKind, AzuriteFixture? azurite = null, int workers = 1, int fetchConcurrency = 1)
         {
             string? folder = null;
             var stores = new List<IOrchestrationStore>();
@@ -197,7 +197,7 @@ public static class EngineBenchmarks
                     int[] all = await Task.WhenAll(Enumerable.Range(0, n).Select(i => ctx.CallActivityAsync<int>("Noop", i)));
                     return all.Length;
                 });
-            var options = Options.Create(new DurableTaskOptions());
+            var options = Options.Create(new DurableTaskOptions { FetchConcurrency = fetchConcurrency });
             var dispatchers = new List<DurableTaskWorkerService>();
             foreach (IOrchestrationStore s in stores)
             {

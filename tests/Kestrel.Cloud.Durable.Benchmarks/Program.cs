@@ -5,16 +5,21 @@ using System.Text.Json;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Durable.Benchmarks;
 
-// Usage: dotnet run -c Release --project tests/Kestrel.Cloud.Durable.Benchmarks -- [--store all|memory|sqlite|azure] [--azure-instances N] [--out <file.json>]
+// Usage: dotnet run -c Release --project tests/Kestrel.Cloud.Durable.Benchmarks -- [--store all|memory|sqlite|azure] [--azure-instances N] [--fetch-concurrency N (Azure runs; default 1)] [--out <file.json>]
 string storeArg = "all";
 string? outPath = null;
 int azureInstances = 1000;
+int fetchConcurrency = 1;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--store" when i + 1 < args.Length:
             storeArg = args[++i];
+            break;
+        case "--fetch-concurrency" when i + 1 < args.Length && int.TryParse(args[i + 1], out int f) && f is > 0 and <= 64:
+            fetchConcurrency = f;
+            i++;
             break;
         case "--azure-instances" when i + 1 < args.Length && int.TryParse(args[i + 1], out int n) && n > 0:
             azureInstances = n;
@@ -24,7 +29,7 @@ for (int i = 0; i < args.Length; i++)
             outPath = args[++i];
             break;
         default:
-            Console.Error.WriteLine("Usage: Kestrel.Cloud.Durable.Benchmarks [--store all|memory|sqlite|azure] [--azure-instances N] [--out <file.json>]");
+            Console.Error.WriteLine("Usage: Kestrel.Cloud.Durable.Benchmarks [--store all|memory|sqlite|azure] [--azure-instances N] [--fetch-concurrency N (Azure runs; default 1)] [--out <file.json>]");
             return 2;
     }
 }
@@ -57,8 +62,8 @@ foreach (string store in stores)
         void Report(BenchmarkResult r) => Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"[{r.Store}] {r.Scenario}: {r.TotalMs:F1} ms, {r.ActivitiesPerSecond:F0} activities/s, p50 {Format(r.P50Ms)} ms, p99 {Format(r.P99Ms)} ms"));
-        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 1, azureInstances, Report));
-        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 2, azureInstances, Report));
+        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 1, azureInstances, fetchConcurrency, Report));
+        results.AddRange(await EngineBenchmarks.RunAzureAsync(azurite, workers: 2, azureInstances, fetchConcurrency, Report));
     }
     else
     {

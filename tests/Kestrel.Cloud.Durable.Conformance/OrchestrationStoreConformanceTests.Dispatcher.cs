@@ -56,6 +56,78 @@ public abstract partial class OrchestrationStoreConformanceTests
     }
 
     /// <summary>
+    /// Proves several fetch loops per kind of work (FetchConcurrency 4) share one limit of work in flight and lose or
+    /// duplicate nothing: 12 orchestrations fanning out to 5 activities each all complete with the right output, every
+    /// activity ran once, and never more than MaxConcurrentActivityWorkItems (2) activities ran at the same time.
+    /// </summary>
+    [Fact]
+    public async Task HostedDispatcher_SeveralFetchLoops_ShareTheConcurrencyLimitAndCompleteEverything()
+    {
+        IOrchestrationStore store = this.CreateStore(TimeProvider.System);
+        this.TrackForDisposal(store);
+        int running = 0;
+        int mostAtOnce = 0;
+        var runs = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        using IHost host = new HostBuilder()
+            .ConfigureServices(services => services
+                .AddSingleton(store)
+                .Configure<DurableTaskOptions>(o =>
+                {
+                    o.FetchConcurrency = 4;
+                    o.MaxConcurrentActivityWorkItems = 2;
+                    o.MaxConcurrentOrchestrationWorkItems = 3;
+                })
+                .AddDurableTask(registry => registry
+                    .AddActivityFunc<string, int>("Count", async (_, key) =>
+                    {
+                        int now = Interlocked.Increment(ref running);
+                        int seen;
+                        while (now > (seen = Volatile.Read(ref mostAtOnce)) && Interlocked.CompareExchange(ref mostAtOnce, now, seen) != seen)
+                        {
+                        }
+
+                        runs.AddOrUpdate(key, 1, (_, n) => n + 1);
+                        await Task.Yield();
+                        Interlocked.Decrement(ref running);
+                        return key.Length;
+                    })
+                    .AddOrchestratorFunc<int, int>("FanOutOnce", async (ctx, n) =>
+                    {
+                        int[] lengths = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => ctx.CallActivityAsync<int>("Count", $"{ctx.InstanceId}/{i}")));
+                        return lengths.Sum() + n;
+                    }))
+                .AddDurableTaskDispatcher())
+            .Build();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+
+        await host.StartAsync(timeout.Token);
+        try
+        {
+            DurableTaskClient client = host.Services.GetRequiredService<DurableTaskClient>();
+            var ids = new List<string>();
+            for (int i = 0; i < 12; i++)
+            {
+                ids.Add(await client.ScheduleNewOrchestrationInstanceAsync("FanOutOnce", i, new StartOrchestrationOptions($"fetch-{i:D2}"), timeout.Token));
+            }
+
+            foreach ((string id, int i) in ids.Select((id, i) => (id, i)))
+            {
+                OrchestrationMetadata done = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+                done.RuntimeStatus.Should().Be(OrchestrationRuntimeStatus.Completed, done.FailureDetails?.ErrorMessage);
+                done.ReadOutputAs<int>().Should().Be((5 * $"{id}/0".Length) + i);
+            }
+
+            runs.Should().HaveCount(60);
+            runs.Values.Should().OnlyContain(n => n == 1);
+            mostAtOnce.Should().BeInRange(1, 2);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
     /// Proves graceful shutdown loses nothing: an activity still running when the host stops is cancelled after
     /// ShutdownTimeout and released (not completed, not lost); a second host on the same store, as a restarted process,
     /// runs it again and the instance completes with the right output.

@@ -26,6 +26,14 @@ public sealed class DurableTaskOptions
     /// <value>The default value is 16 × processor count.</value>
     public int MaxConcurrentActivityWorkItems { get; set; } = 16 * Environment.ProcessorCount;
 
+    /// <summary>
+    /// How many fetches of each kind of work a worker runs at once. 1 suits the in-process stores, whose fetch is a
+    /// local read; a store whose fetch is several network round trips (Azure Storage: receive, read, lock) keeps more
+    /// work items going with more, up to the concurrency limits above.
+    /// </summary>
+    /// <value>The default value is 1.</value>
+    public int FetchConcurrency { get; set; } = 1;
+
     /// <summary>How long a worker holds an instance while it runs a step; a crashed worker's lock expires after this.</summary>
     /// <value>The default value is 30 seconds.</value>
     public TimeSpan OrchestrationLockDuration { get; set; } = TimeSpan.FromSeconds(30);
@@ -85,6 +93,12 @@ public sealed class DurableTaskOptions
         Positive(this.MaxConcurrentOrchestrationWorkItems, nameof(this.MaxConcurrentOrchestrationWorkItems));
         Positive(this.MaxConcurrentActivityWorkItems, nameof(this.MaxConcurrentActivityWorkItems));
         Positive(this.MaxCachedOrchestrations, nameof(this.MaxCachedOrchestrations), 0);
+        Positive(this.FetchConcurrency, nameof(this.FetchConcurrency));
+        if (this.FetchConcurrency > 64)
+        {
+            errors.Add($"The value for FetchConcurrency must be at most 64; it is {this.FetchConcurrency}.");
+        }
+
         Positive(this.MaxOrchestrationDeliveryAttempts, nameof(this.MaxOrchestrationDeliveryAttempts));
         PositiveTime(this.OrchestrationLockDuration, nameof(this.OrchestrationLockDuration));
         PositiveTime(this.ActivityLockDuration, nameof(this.ActivityLockDuration));

@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Kestrel.Cloud.Durable.Worker;
 
 /// <summary>
-/// The in-process dispatcher: one fetch loop per kind of work, each running up to its concurrency limit
-/// of work items at once. Work this process produces is signalled and starts within milliseconds; work
+/// The in-process dispatcher: per kind of work, <c>FetchConcurrency</c> fetch loops (default one) sharing its
+/// concurrency limit of work items at once. Work this process produces is signalled and starts within milliseconds; work
 /// from elsewhere is found by polling with a back-off from MinPollInterval to MaxPollInterval, and an idle
 /// loop also wakes when the store's next timer is due. On shutdown it stops fetching, waits up to
 /// ShutdownTimeout for work in flight, then cancels it (activities are released and run again later).
@@ -57,19 +57,26 @@ public sealed class DurableTaskWorkerService : BackgroundService
         DurableTaskOptions o = this.worker.Options;
         Log.WorkerStarted(this.logger, this.worker.Store.Name, o.MaxConcurrentOrchestrationWorkItems, o.MaxConcurrentActivityWorkItems);
         return Task.WhenAll(
-            this.RunLoopAsync(WorkItemKind.Orchestration, o.MaxConcurrentOrchestrationWorkItems, stoppingToken),
-            this.RunLoopAsync(WorkItemKind.Activity, o.MaxConcurrentActivityWorkItems, stoppingToken));
+            this.RunLoopsAsync(WorkItemKind.Orchestration, o.MaxConcurrentOrchestrationWorkItems, stoppingToken),
+            this.RunLoopsAsync(WorkItemKind.Activity, o.MaxConcurrentActivityWorkItems, stoppingToken));
     }
 
-    private async Task RunLoopAsync(WorkItemKind kind, int maxConcurrency, CancellationToken stoppingToken)
+    // FetchConcurrency fetch loops per kind share one limit of work items in flight.
+    private Task RunLoopsAsync(WorkItemKind kind, int maxConcurrency, CancellationToken stoppingToken)
+    {
+        // Not disposed: work in flight releases its slot after the loops have ended (StopAsync waits for it).
+        var slots = new SemaphoreSlim(maxConcurrency, maxConcurrency);
+        int loops = Math.Min(this.worker.Options.FetchConcurrency, maxConcurrency);
+        return Task.WhenAll(Enumerable.Range(0, loops).Select(_ => this.RunLoopAsync(kind, slots, stoppingToken)));
+    }
+
+    private async Task RunLoopAsync(WorkItemKind kind, SemaphoreSlim slots, CancellationToken stoppingToken)
     {
         // Leave the caller's thread at once: the host waits for ExecuteAsync to yield.
         await Task.Yield();
         IOrchestrationStore store = this.worker.Store;
         AsyncSignal signal = store.Signals.For(kind);
         DurableTaskOptions o = this.worker.Options;
-        // Not disposed: work in flight releases its slot after this loop has ended (StopAsync waits for it).
-        var slots = new SemaphoreSlim(maxConcurrency, maxConcurrency);
         TimeSpan backoff = o.MinPollInterval;
         try
         {
