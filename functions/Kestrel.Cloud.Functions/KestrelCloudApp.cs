@@ -136,7 +136,7 @@ public static class KestrelCloudApp
         services.AddKestrelAgents(configuration);
         services.AddMcpTools(configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHealthComponent, McpHealthComponent>());
-        services.AddAgentsApi(configuration, options);
+        services.AddAgentsApi(options);
 
         configureServices?.Invoke(services);
 

@@ -73,7 +73,4 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2045, Level = LogLevel.Information, Message = "Agent {Agent} {Operation}.")]
     public static partial void AgentChanged(ILogger logger, string agent, string operation);
-
-    [LoggerMessage(EventId = 2046, Level = LogLevel.Warning, Message = "Could not create the default agent at start-up.")]
-    public static partial void DefaultAgentFailed(ILogger logger, Exception exception);
 }
