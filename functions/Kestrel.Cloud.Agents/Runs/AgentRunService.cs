@@ -310,29 +310,22 @@ public sealed class AgentRunService : IAgentRunService
             return null;
         }
 
-        long after = 0;
-        for (int page = 0; page <= RunEventLogLimits.MaxEventsPerRun / 1000; page++)
+        await foreach (RunEvent finished in this.events.ReadAllAsync(runId, cancellationToken).ConfigureAwait(false))
         {
-            IReadOnlyList<RunEvent> read = await this.events.ReadAsync(runId, after, 1000, cancellationToken).ConfigureAwait(false);
-            if (read.Count == 0)
+            if (finished.Type != RunEventTypes.Finished)
             {
-                return null;
+                continue;
             }
 
-            if (read.FirstOrDefault(e => e.Type == RunEventTypes.Finished) is { } finished)
+            JsonElement data = finished.Data;
+            RunStatus status = StringOf(data, "status") switch
             {
-                JsonElement data = finished.Data;
-                RunStatus status = StringOf(data, "status") switch
-                {
-                    "cancelled" => RunStatus.Cancelled,
-                    "failed" => RunStatus.Failed,
-                    _ => RunStatus.Completed,
-                };
-                int? iterations = data.TryGetProperty("iterations", out JsonElement i) && i.ValueKind == JsonValueKind.Number ? i.GetInt32() : null;
-                return (status, StringOf(data, "text"), StringOf(data, "error"), iterations);
-            }
-
-            after = read[^1].Sequence;
+                "cancelled" => RunStatus.Cancelled,
+                "failed" => RunStatus.Failed,
+                _ => RunStatus.Completed,
+            };
+            int? iterations = data.TryGetProperty("iterations", out JsonElement i) && i.ValueKind == JsonValueKind.Number ? i.GetInt32() : null;
+            return (status, StringOf(data, "text"), StringOf(data, "error"), iterations);
         }
 
         return null;

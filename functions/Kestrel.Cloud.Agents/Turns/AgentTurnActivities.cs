@@ -472,24 +472,13 @@ internal sealed class SaveSessionActivity(IServiceProvider services) : TaskActiv
     private static async Task<string?> RecoverAsync(IRunEventLog log, string runId, int step, CancellationToken ct)
     {
         var text = new StringBuilder();
-        long after = 0;
-        for (int page = 0; page < RunEventLogLimits.MaxEventsPerRun / 1000 + 1; page++)
+        await foreach (RunEvent e in log.ReadAllAsync(runId, ct).ConfigureAwait(false))
         {
-            IReadOnlyList<RunEvent> events = await log.ReadAsync(runId, after, 1000, ct).ConfigureAwait(false);
-            if (events.Count == 0)
+            if (e.Type == RunEventTypes.TextDelta
+                && e.Data.TryGetProperty("step", out JsonElement st) && st.TryGetInt32(out int n) && n == step && e.Data.TryGetProperty("text", out JsonElement t))
             {
-                break;
+                text.Append(t.GetString());
             }
-
-            foreach (RunEvent e in events.Where(e => e.Type == RunEventTypes.TextDelta))
-            {
-                if (e.Data.TryGetProperty("step", out JsonElement st) && st.TryGetInt32(out int n) && n == step && e.Data.TryGetProperty("text", out JsonElement t))
-                {
-                    text.Append(t.GetString());
-                }
-            }
-
-            after = events[^1].Sequence;
         }
 
         return text.Length == 0 ? null : text.ToString();
