@@ -57,9 +57,11 @@ public sealed partial class AzureStorageOrchestrationStore
         // Wake-ups this call sent back to the queue. Meeting one again means the call went round every
         // visible message (only possible when MaxWakeUpDelay is zero): stop there.
         var requeued = new HashSet<string>(StringComparer.Ordinal);
+        using var fetch = new FetchCancellation(cancellationToken);
         for (int i = 0; i < MaxMessagesPerFetch; i++)
         {
-            Response<QueueMessage> response = await this.controlQueue.ReceiveMessageAsync(visibility, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            Response<QueueMessage> response = await this.controlQueue.ReceiveMessageAsync(visibility, fetch.Token).ConfigureAwait(false);
             if (response.Value is not { } message)
             {
                 this.wakeUps.FetchFoundNothing(WorkItemKind.Orchestration, this.Now);
@@ -69,7 +71,7 @@ public sealed partial class AzureStorageOrchestrationStore
             var receipt = new QueueReceipt(this.controlQueue, message.MessageId, message.PopReceipt, message.Body.ToString());
             QueueEnvelope? envelope = QueueEnvelope.TryParse(receipt.Text);
             bool cameRound = envelope is not null && requeued.Contains(envelope.Id);
-            OrchestrationWorkItem? item = await this.ProcessWakeAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, cancellationToken).ConfigureAwait(false);
+            OrchestrationWorkItem? item = await this.ProcessWakeAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, fetch.Token).ConfigureAwait(false);
             if (item is null && cameRound)
             {
                 this.wakeUps.FetchFoundNothing(WorkItemKind.Orchestration, this.Now);
@@ -259,9 +261,11 @@ public sealed partial class AzureStorageOrchestrationStore
         // Activities this call sent back to the queue because their lease was held: meeting one again means the
         // call went round every visible message (as for wake-ups).
         var requeued = new HashSet<string>(StringComparer.Ordinal);
+        using var fetch = new FetchCancellation(cancellationToken);
         for (int i = 0; i < MaxMessagesPerFetch; i++)
         {
-            Response<QueueMessage> response = await this.activityQueue.ReceiveMessageAsync(visibility, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            Response<QueueMessage> response = await this.activityQueue.ReceiveMessageAsync(visibility, fetch.Token).ConfigureAwait(false);
             if (response.Value is not { } message)
             {
                 this.wakeUps.FetchFoundNothing(WorkItemKind.Activity, this.Now);
@@ -271,7 +275,7 @@ public sealed partial class AzureStorageOrchestrationStore
             var receipt = new QueueReceipt(this.activityQueue, message.MessageId, message.PopReceipt, message.Body.ToString());
             QueueEnvelope? envelope = QueueEnvelope.TryParse(receipt.Text);
             bool cameRound = envelope is not null && requeued.Contains(envelope.Id);
-            ActivityWorkItem? item = await this.ProcessActivityMessageAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, cancellationToken).ConfigureAwait(false);
+            ActivityWorkItem? item = await this.ProcessActivityMessageAsync(receipt, envelope, message.DequeueCount, lockDuration, requeued, fetch.Token).ConfigureAwait(false);
             if (item is not null)
             {
                 return item;

@@ -129,15 +129,9 @@ public abstract partial class OrchestrationStoreConformanceTests
 
     /// <summary>
     /// Proves graceful shutdown loses nothing: an activity still running when the host stops is cancelled after
-    /// ShutdownTimeout and released (not completed, not lost); a second host on the same store, as a restarted process,
-    /// runs it again and the instance completes with the right output.
+    /// ShutdownTimeout and released (not completed, not lost) so it can be locked again at once; a second host on the same
+    /// store, as a restarted process, runs it again and the instance completes with the right output.
     /// </summary>
-    /// <summary>
-    /// True when an activity released at shutdown can be locked again at once. A store that cannot yet guarantee it
-    /// overrides this with the reason; the rest of the shutdown test (a restarted host completes the work) still runs.
-    /// </summary>
-    protected virtual bool ReleasesActivityAtShutdownImmediately => true;
-
     [Fact]
     public async Task HostedDispatcher_StoppedWhileActivityRuns_ReleasesItAndNextHostCompletesIt()
     {
@@ -177,12 +171,9 @@ public abstract partial class OrchestrationStoreConformanceTests
         }
 
         (await store.GetInstanceAsync(id))!.Status.Should().Be(OrchestrationRuntimeStatus.Running, "the activity was released, not completed");
-        if (this.ReleasesActivityAtShutdownImmediately)
-        {
-            ActivityWorkItem? released = await store.TryLockNextActivityAsync(TimeSpan.FromSeconds(30));
-            released.Should().NotBeNull("shutdown released the activity at once instead of leaving it locked until its lock expires");
-            await store.AbandonActivityAsync(released!, TimeSpan.Zero);
-        }
+        ActivityWorkItem? released = await store.TryLockNextActivityAsync(TimeSpan.FromSeconds(30));
+        released.Should().NotBeNull("shutdown released the activity at once instead of leaving it locked until its lock expires");
+        await store.AbandonActivityAsync(released!, TimeSpan.Zero);
         Volatile.Write(ref block, false);
 
         using IHost second = BuildHost();

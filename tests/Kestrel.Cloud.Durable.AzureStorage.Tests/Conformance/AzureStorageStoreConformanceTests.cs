@@ -18,15 +18,6 @@ public sealed class AzureStorageStoreConformanceTests : OrchestrationStoreConfor
     public AzureStorageStoreConformanceTests(AzuriteFixture azurite) => this.azurite = azurite;
 
     /// <inheritdoc/>
-    /// <remarks>
-    /// Known gap (issue 3): under the hosted dispatcher on the system clock, an activity released at shutdown stays
-    /// invisible in the queue until its lock visibility (ActivityLockDuration) runs out, although the direct
-    /// worker path releases it at once. Nothing is lost (the next host runs it after the lock time), but it is not
-    /// immediate; the cause is not found yet.
-    /// </remarks>
-    protected override bool ReleasesActivityAtShutdownImmediately => false;
-
-    /// <inheritdoc/>
     protected override IOrchestrationStore CreateStore(TimeProvider clock)
     {
         this.lastOptions = Harness.Options(this.azurite);
