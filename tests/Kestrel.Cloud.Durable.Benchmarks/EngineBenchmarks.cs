@@ -15,7 +15,14 @@ namespace Kestrel.Cloud.Durable.Benchmarks;
 /// <see cref="CpuMs"/> is the CPU time this process used during the scenario (all threads); on a shared machine it
 /// shows the cost of the work independently of how much CPU other processes took.
 /// </remarks>
-public sealed record BenchmarkResult(string Store, string Scenario, int Activities, double TotalMs, double ActivitiesPerSecond, double? P50Ms, double? P99Ms, double CpuMs);
+/// <see cref="StorageRequests"/> and <see cref="MeanRequestMs"/> (Azure scenarios only) are the HTTP requests to the storage
+/// service during the scenario and their mean round trip.
+public sealed record BenchmarkResult(string Store, string Scenario, int Activities, double TotalMs, double ActivitiesPerSecond, double? P50Ms, double? P99Ms, double CpuMs)
+{
+    public long? StorageRequests { get; init; }
+
+    public double? MeanRequestMs { get; init; }
+}
 
 /// <summary>
 /// The scenarios, each on a fresh store with the real dispatcher (<see cref="DurableTaskWorkerService"/>,
@@ -42,22 +49,25 @@ public static class EngineBenchmarks
         }
 
         var results = new List<BenchmarkResult>();
+        using var meter = new HttpRequestMeter();
         await using (var engine = await Engine.StartAsync("azure", azurite, workers, fetchConcurrency))
         {
             Console.WriteLine($"[{name}] chain of {ChainLength}...");
             TimeSpan cpu = CpuTime();
+            var requests = meter.Snapshot();
             var (chainMs, gaps) = await engine.ChainAsync(ChainLength);
             double cpuMs = (CpuTime() - cpu).TotalMilliseconds;
             gaps.Sort();
-            results.Add(new BenchmarkResult(name, $"chain-{ChainLength}", ChainLength, chainMs, ChainLength / (chainMs / 1000), Percentile(gaps, 0.50), Percentile(gaps, 0.99), cpuMs));
+            results.Add(WithRequests(new BenchmarkResult(name, $"chain-{ChainLength}", ChainLength, chainMs, ChainLength / (chainMs / 1000), Percentile(gaps, 0.50), Percentile(gaps, 0.99), cpuMs), requests, meter.Snapshot()));
             report(results[^1]);
 
             Console.WriteLine($"[{name}] {instances} orchestrations x {ActivitiesPerInstance} activities...");
             cpu = CpuTime();
+            requests = meter.Snapshot();
             double ms = await engine.ManyAsync(instances, ActivitiesPerInstance);
             cpuMs = (CpuTime() - cpu).TotalMilliseconds;
             int activities = instances * ActivitiesPerInstance;
-            results.Add(new BenchmarkResult(name, $"{instances}x{ActivitiesPerInstance}", activities, ms, activities / (ms / 1000), null, null, cpuMs));
+            results.Add(WithRequests(new BenchmarkResult(name, $"{instances}x{ActivitiesPerInstance}", activities, ms, activities / (ms / 1000), null, null, cpuMs), requests, meter.Snapshot()));
             report(results[^1]);
         }
 
@@ -108,6 +118,16 @@ public static class EngineBenchmarks
         return results;
     }
 
+    private static BenchmarkResult WithRequests(BenchmarkResult result, (long Requests, TimeSpan Total) before, (long Requests, TimeSpan Total) after)
+    {
+        long requests = after.Requests - before.Requests;
+        return result with
+        {
+            StorageRequests = requests,
+            MeanRequestMs = requests == 0 ? null : (after.Total - before.Total).TotalMilliseconds / requests,
+        };
+    }
+
     private static TimeSpan CpuTime()
     {
         using var self = Process.GetCurrentProcess();
@@ -126,6 +146,9 @@ public static class EngineBenchmarks
         private readonly string? folder;
         private readonly ConcurrentQueue<long> chainStarts;
 
+        /// <summary>Azure only: reads an instance's raw document and the control queue's depth, printed when a wait stalls.</summary>
+        private Func<string, Task<string>>? describe;
+
         private Engine(IReadOnlyList<IOrchestrationStore> stores, IReadOnlyList<DurableTaskWorkerService> dispatchers, DurableTaskClient client, string? folder, ConcurrentQueue<long> chainStarts)
         {
             this.stores = stores;
@@ -139,6 +162,7 @@ public static class EngineBenchmarks
         public static async Task<Engine> StartAsync(string storeKind, AzuriteFixture? azurite = null, int workers = 1, int fetchConcurrency = 1)
         {
             string? folder = null;
+            string hub = "bench" + Guid.NewGuid().ToString("N")[..12];
             var stores = new List<IOrchestrationStore>();
             if (storeKind == "sqlite")
             {
@@ -147,7 +171,6 @@ public static class EngineBenchmarks
             }
             else if (storeKind == "azure")
             {
-                string hub = "bench" + Guid.NewGuid().ToString("N")[..12];
                 for (int i = 0; i < workers; i++)
                 {
                     stores.Add(new AzureStorageOrchestrationStore(new AzureStorageStoreOptions { ConnectionString = azurite!.ConnectionString, TaskHubName = hub }));
@@ -207,7 +230,29 @@ public static class EngineBenchmarks
                 dispatchers.Add(dispatcher);
             }
 
-            return new Engine(stores, dispatchers, new DurableTaskClient(store, options, TimeProvider.System, registry), folder, chainStarts);
+            var engine = new Engine(stores, dispatchers, new DurableTaskClient(store, options, TimeProvider.System, registry), folder, chainStarts);
+            if (storeKind == "azure")
+            {
+                var blobs = new Azure.Storage.Blobs.BlobServiceClient(azurite!.ConnectionString).GetBlobContainerClient($"{hub}-instances");
+                var control = new Azure.Storage.Queues.QueueClient(azurite.ConnectionString, $"{hub}-control");
+                engine.describe = async id =>
+                {
+                    var props = await control.GetPropertiesAsync();
+                    string document;
+                    try
+                    {
+                        document = (await blobs.GetBlobClient(id).DownloadContentAsync()).Value.Content.ToString();
+                    }
+                    catch (Azure.RequestFailedException ex)
+                    {
+                        document = $"not readable under the blob name '{id}' ({ex.Status}; ids with characters outside [A-Za-z0-9_-] are escaped)";
+                    }
+
+                    return $"control queue ~{props.Value.ApproximateMessagesCount} messages; document: {document}";
+                };
+            }
+
+            return engine;
         }
 
         /// <summary>One orchestration calling n activities in sequence: total ms and the gaps between consecutive activity starts.</summary>
@@ -278,7 +323,14 @@ public static class EngineBenchmarks
         private async Task WaitAsync(string id, int expectedOutput)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            OrchestrationMetadata done = await this.client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+            Task<OrchestrationMetadata> wait = this.client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+            if (this.describe is not null && await Task.WhenAny(wait, Task.Delay(TimeSpan.FromSeconds(40))) != wait)
+            {
+                // A stall: show where the instance stands (only ids that need no escaping, as the benchmark's are).
+                Console.WriteLine($"[stall] {DateTime.UtcNow:HH:mm:ss} instance {id} not done after 40 s: {await this.describe(id)}");
+            }
+
+            OrchestrationMetadata done = await wait;
             if (done.RuntimeStatus != OrchestrationRuntimeStatus.Completed || done.ReadOutputAs<int>() != expectedOutput)
             {
                 throw new InvalidOperationException($"Instance {id} ended {done.RuntimeStatus} with output {done.SerializedOutput}; expected Completed with {expectedOutput}. {done.FailureDetails}");
