@@ -41,6 +41,13 @@ public sealed partial class AzureStorageOrchestrationStore
     /// <summary>Most queue messages one TryLockNext call looks at before it reports no work (messages that need no work are consumed on the way).</summary>
     private const int MaxMessagesPerFetch = 32;
 
+    /// <summary>
+    /// Longest a wake-up that found its instance locked by another worker is put off. The holder wakes the instance
+    /// itself when it commits with messages left over, so the re-check is only a safety net; it is kept short so that a
+    /// wake-up the holder's check missed costs seconds, not the rest of the lock (OrchestrationLockDuration, 30 s).
+    /// </summary>
+    internal static readonly TimeSpan BusyRecheckDelay = TimeSpan.FromSeconds(5);
+
     private enum LockKind
     {
         NotFound,
@@ -484,10 +491,15 @@ public sealed partial class AzureStorageOrchestrationStore
         switch (result.Kind)
         {
             case LockKind.Busy:
-                // Comes back when the lock expires; the holder also wakes the instance for leftovers when it commits.
-                requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value, cancellationToken).ConfigureAwait(false));
+            {
+                // The holder wakes the instance for leftovers when it commits; this comes back to check anyway, when the
+                // lock (or an abandon's delay) ends or after BusyRecheckDelay, whichever is first.
+                DateTime recheck = this.Now + BusyRecheckDelay;
+                requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value < recheck ? result.Until.Value : recheck, cancellationToken).ConfigureAwait(false));
                 await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
                 return null;
+            }
+
             case LockKind.Idle or LockKind.NotFound:
                 if (result.Until is { } next)
                 {
@@ -500,7 +512,14 @@ public sealed partial class AzureStorageOrchestrationStore
 
         if (result.Messages.Count == 0)
         {
-            // The lock only repaired an outbox (and was released).
+            // The lock only repaired an outbox (and was released). Messages that arrived meanwhile found the instance
+            // locked and were put off: wake it for them now, as a step's commit does.
+            DateTime now = this.Now;
+            if (result.Document is { } repaired && !repaired.Doc.IsLockedAt(now) && repaired.Doc.Inbox.Exists(e => e.VisibleAt <= now))
+            {
+                await this.SendWakeAsync(id, now, cancellationToken).ConfigureAwait(false);
+            }
+
             await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
             return null;
         }
@@ -578,6 +597,11 @@ public sealed partial class AzureStorageOrchestrationStore
         if (stored!.Doc.Outbox.Count > 0)
         {
             Log.OutboxRepaired(this.logger, instanceId, stored.Doc.Outbox.Count);
+            if (this.BeforeDispatch is { } hook)
+            {
+                await hook(instanceId).ConfigureAwait(false);
+            }
+
             await this.DispatchOutboxAsync(instanceId, stored.Doc, cancellationToken).ConfigureAwait(false);
             bool release = visibleIds.Count == 0 && !force;
             stored = await this.ClearOutboxAsync(instanceId, stored.Doc.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, release, Copy(stored), cancellationToken).ConfigureAwait(false);

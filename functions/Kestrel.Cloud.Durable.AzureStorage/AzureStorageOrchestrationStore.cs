@@ -98,7 +98,10 @@ public sealed partial class AzureStorageOrchestrationStore : IOrchestrationStore
     /// <summary>The poison queue's name.</summary>
     public string PoisonQueueName => this.names.PoisonQueue;
 
-    /// <summary>Test hook: runs after a step is committed and before its outbox is dispatched (throw to simulate a crash there).</summary>
+    /// <summary>
+    /// Test hook: runs before an outbox is dispatched, after a step's commit or when a lock repairs an outbox a crashed
+    /// step left behind (throw to simulate a crash there; act to interleave another worker).
+    /// </summary>
     internal Func<string, Task>? BeforeDispatch { get; set; }
 
     internal BlobContainerClient InstancesContainer => this.instancesContainer;

@@ -216,6 +216,31 @@ public sealed class StoreContractTests
     }
 
     [Fact]
+    public async Task TryLockNextOrchestration_InstanceLockedByAnotherWorker_WakeUpIsPutOffForTheRecheckDelayNotTheWholeLock()
+    {
+        var clock = new ManualTimeProvider();
+        AzureStorageStoreOptions options = Harness.Options(this.azurite);
+        AzureStorageOrchestrationStore holder = await this.NewStoreAsync(clock, o => o.TaskHubName = options.TaskHubName);
+        AzureStorageOrchestrationStore other = await this.NewStoreAsync(clock, o => o.TaskHubName = options.TaskHubName);
+        await holder.CreateInstanceAsync(Start("a", "Orch", null));
+        OrchestrationWorkItem item = (await holder.TryLockNextOrchestrationAsync(LockDuration))!;
+        await other.SendMessageAsync(new OrchestrationMessage("a", null, new EventRaisedEvent("e", "1", "ev-1")));
+
+        OrchestrationWorkItem? whileLocked = await other.TryLockNextOrchestrationAsync(LockDuration);
+
+        whileLocked.Should().BeNull("the other worker holds the instance");
+        DateTime now = clock.GetUtcNow().UtcDateTime;
+        (await other.GetNextWakeUpTimeAsync(WorkItemKind.Orchestration)).Should().Be(
+            now + AzureStorageOrchestrationStore.BusyRecheckDelay,
+            "the wake-up that found the instance locked comes back after the re-check delay, not at the lock's expiry ({0})", now + LockDuration);
+        LockDuration.Should().BeGreaterThan(AzureStorageOrchestrationStore.BusyRecheckDelay);
+        await holder.CompleteOrchestrationAsync(item, Run(item));
+        OrchestrationWorkItem next = await PollAsync(() => other.TryLockNextOrchestrationAsync(LockDuration));
+        next.Messages.Select(m => m.Event).Should().ContainSingle().Which.Should().BeOfType<EventRaisedEvent>(
+            "the holder woke the instance for the message that arrived during its step");
+    }
+
+    [Fact]
     public async Task ControlMessage_DequeuedMoreThanMaxDequeueCount_GoesToPoisonQueueAndFailsInstance()
     {
         AzureStorageOrchestrationStore store = await this.NewStoreAsync(new ManualTimeProvider(), o => o.MaxDequeueCount = 2);
@@ -332,6 +357,52 @@ public sealed class StoreContractTests
         meta.ReadOutputAs<int>().Should().Be(40);
         runs.Should().Be(1);
         (await h.Store.ReadDocumentForTestsAsync(id))!.Outbox.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task OutboxRepair_MessageArrivesWhileRepairing_InstanceIsWokenAtOnceWhenTheRepairReleasesIt()
+    {
+        var clock = new ManualTimeProvider();
+        AzureStorageStoreOptions options = Harness.Options(this.azurite);
+        AzureStorageOrchestrationStore store = await this.NewStoreAsync(clock, o => o.TaskHubName = options.TaskHubName);
+        AzureStorageOrchestrationStore other = await this.NewStoreAsync(clock, o => o.TaskHubName = options.TaskHubName);
+        await store.CreateInstanceAsync(Start("a", "Orch", null));
+        OrchestrationWorkItem item = (await store.TryLockNextOrchestrationAsync(TimeSpan.FromSeconds(1)))!;
+        store.BeforeDispatch = _ => throw new IOException("simulated crash between the commit and the dispatch");
+        OrchestrationStepCommit run = Run(item);
+        var schedule = new OrchestrationStepCommit
+        {
+            Instance = run.Instance,
+            NewEvents = run.NewEvents,
+            Activities = [new ActivityRequest("a", "exec-a", 0, "Noop", null)],
+            Messages = [],
+        };
+        Func<Task> crashed = () => store.CompleteOrchestrationAsync(item, schedule);
+        await crashed.Should().ThrowAsync<IOException>();
+
+        // The lock expires on the store's clock; the crashed step's wake-up reappears after 1 s of real time and the
+        // next lock repairs the outbox. While it dispatches, an event arrives and another worker meets its wake-up.
+        OrchestrationWorkItem? busySeen = null;
+        store.BeforeDispatch = async _ =>
+        {
+            store.BeforeDispatch = null;
+            await other.SendMessageAsync(new OrchestrationMessage("a", null, new EventRaisedEvent("e", "1", "ev-1")));
+            busySeen = await other.TryLockNextOrchestrationAsync(LockDuration);
+        };
+        clock.Advance(TimeSpan.FromSeconds(2));
+        OrchestrationWorkItem next = await PollAsync(async () =>
+        {
+            bool repairedBefore = store.BeforeDispatch is null;
+            OrchestrationWorkItem? locked = await store.TryLockNextOrchestrationAsync(LockDuration);
+            repairedBefore.Should().BeFalse(
+                "the repair woke the instance for the event that arrived meanwhile, so the fetch that repaired it went on to lock it for the event " +
+                "(instead of leaving it to the other worker's re-check, seconds later)");
+            return locked;
+        });
+
+        busySeen.Should().BeNull("the instance was locked by the repair when the other worker met the event's wake-up");
+        (await store.ReadDocumentForTestsAsync("a"))!.Outbox.Should().BeEmpty("the repair dispatched it");
+        next.Messages.Select(m => m.Event).Should().ContainSingle().Which.Should().BeOfType<EventRaisedEvent>();
     }
 
     [Fact]
