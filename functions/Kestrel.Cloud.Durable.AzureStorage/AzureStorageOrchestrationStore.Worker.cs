@@ -51,7 +51,13 @@ public sealed partial class AzureStorageOrchestrationStore
     private enum LockKind
     {
         NotFound,
+
+        /// <summary>Another worker holds the lock.</summary>
         Busy,
+
+        /// <summary>Released with a delay (abandoned): the instance waits as a whole until a known time.</summary>
+        Delayed,
+
         Idle,
         Locked,
     }
@@ -493,12 +499,18 @@ public sealed partial class AzureStorageOrchestrationStore
             case LockKind.Busy:
             {
                 // The holder wakes the instance for leftovers when it commits; this comes back to check anyway, when the
-                // lock (or an abandon's delay) ends or after BusyRecheckDelay, whichever is first.
+                // lock ends or after BusyRecheckDelay, whichever is first.
                 DateTime recheck = this.Now + BusyRecheckDelay;
                 requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value < recheck ? result.Until.Value : recheck, cancellationToken).ConfigureAwait(false));
                 await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
                 return null;
             }
+
+            case LockKind.Delayed:
+                // Comes back when the abandon's delay ends.
+                requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value, cancellationToken).ConfigureAwait(false));
+                await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
+                return null;
 
             case LockKind.Idle or LockKind.NotFound:
                 if (result.Until is { } next)
@@ -567,7 +579,7 @@ public sealed partial class AzureStorageOrchestrationStore
 
                 if (!force && doc.NotBefore > now)
                 {
-                    return (null, LockResult.Of(LockKind.Busy, doc.NotBefore));
+                    return (null, LockResult.Of(LockKind.Delayed, doc.NotBefore));
                 }
 
                 var visible = doc.Inbox.Where(e => e.VisibleAt <= now).OrderBy(e => e.Seq).ToList();
