@@ -496,21 +496,22 @@ public sealed partial class AzureStorageOrchestrationStore
         LockResult result = await this.LockAsync(id, lockDuration, force: false, cancellationToken).ConfigureAwait(false);
         switch (result.Kind)
         {
-            case LockKind.Busy:
+            case LockKind.Busy or LockKind.Delayed:
             {
-                // The holder wakes the instance for leftovers when it commits; this comes back to check anyway, when the
-                // lock ends or after BusyRecheckDelay, whichever is first.
+                // Delayed: comes back when the abandon's delay ends. Busy: the holder wakes the instance for leftovers
+                // when it commits; this comes back to check anyway, when the lock ends or after BusyRecheckDelay,
+                // whichever is first.
+                DateTime wakeAt = result.Until!.Value;
                 DateTime recheck = this.Now + BusyRecheckDelay;
-                requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value < recheck ? result.Until.Value : recheck, cancellationToken).ConfigureAwait(false));
+                if (result.Kind == LockKind.Busy && recheck < wakeAt)
+                {
+                    wakeAt = recheck;
+                }
+
+                requeued?.Add(await this.SendWakeAsync(id, wakeAt, cancellationToken).ConfigureAwait(false));
                 await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
                 return null;
             }
-
-            case LockKind.Delayed:
-                // Comes back when the abandon's delay ends.
-                requeued?.Add(await this.SendWakeAsync(id, result.Until!.Value, cancellationToken).ConfigureAwait(false));
-                await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
-                return null;
 
             case LockKind.Idle or LockKind.NotFound:
                 if (result.Until is { } next)
