@@ -49,6 +49,11 @@ public sealed partial class AzureStorageOrchestrationStore
 
     private async Task DispatchOutboxAsync(string sourceId, InstanceDocument doc, CancellationToken cancellationToken)
     {
+        if (this.BeforeDispatch is { } hook)
+        {
+            await hook(sourceId).ConfigureAwait(false);
+        }
+
         // Messages to one instance keep their order; activities, wake-ups and other instances go in parallel.
         var lanes = new List<List<OutboxEntry>>();
         lanes.AddRange(doc.Outbox.Where(e => e.Kind == OutboxKind.Activity).Select(e => new List<OutboxEntry> { e }));

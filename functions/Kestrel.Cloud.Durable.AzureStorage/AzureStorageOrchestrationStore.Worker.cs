@@ -196,11 +196,6 @@ public sealed partial class AzureStorageOrchestrationStore
         InstanceDocument written = stored!.Doc;
         if (written.Outbox.Count > 0)
         {
-            if (this.BeforeDispatch is { } hook)
-            {
-                await hook(id).ConfigureAwait(false);
-            }
-
             await this.DispatchOutboxAsync(id, written, cancellationToken).ConfigureAwait(false);
             // The document as written is the likely current one: try it first (a lost race re-reads).
             stored = await this.ClearOutboxAsync(id, written.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, releaseLock: true, Copy(stored), cancellationToken).ConfigureAwait(false);
@@ -610,11 +605,6 @@ public sealed partial class AzureStorageOrchestrationStore
         if (stored!.Doc.Outbox.Count > 0)
         {
             Log.OutboxRepaired(this.logger, instanceId, stored.Doc.Outbox.Count);
-            if (this.BeforeDispatch is { } hook)
-            {
-                await hook(instanceId).ConfigureAwait(false);
-            }
-
             await this.DispatchOutboxAsync(instanceId, stored.Doc, cancellationToken).ConfigureAwait(false);
             bool release = visibleIds.Count == 0 && !force;
             stored = await this.ClearOutboxAsync(instanceId, stored.Doc.Outbox.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), token, release, Copy(stored), cancellationToken).ConfigureAwait(false);

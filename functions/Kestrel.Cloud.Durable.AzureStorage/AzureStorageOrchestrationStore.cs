@@ -99,8 +99,8 @@ public sealed partial class AzureStorageOrchestrationStore : IOrchestrationStore
     public string PoisonQueueName => this.names.PoisonQueue;
 
     /// <summary>
-    /// Test hook: runs before an outbox is dispatched, after a step's commit or when a lock repairs an outbox a crashed
-    /// step left behind (throw to simulate a crash there; act to interleave another worker).
+    /// Test hook: runs before every outbox dispatch, after a step's commit or when a repair re-dispatches an outbox a
+    /// crashed step left behind (throw to simulate a crash there; act to interleave another worker).
     /// </summary>
     internal Func<string, Task>? BeforeDispatch { get; set; }
 
