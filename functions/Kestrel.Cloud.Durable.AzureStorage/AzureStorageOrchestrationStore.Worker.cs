@@ -208,10 +208,7 @@ public sealed partial class AzureStorageOrchestrationStore
 
         // 5. Messages that arrived during the step (their own wake-ups found the instance locked), and the
         // wake-up that delivered this step, which is no longer needed.
-        DateTime after = this.Now;
-        Task leftovers = stored is not null && !stored.Doc.IsLockedAt(after) && stored.Doc.Inbox.Exists(e => e.VisibleAt <= after)
-            ? (Task)this.SendWakeAsync(id, after, cancellationToken)
-            : Task.CompletedTask;
+        Task leftovers = this.WakeIfMessagesWaitingAsync(id, stored, cancellationToken);
         Task consumed = state.Wake is { } wake ? TryDeleteMessageAsync(wake, cancellationToken) : Task.CompletedTask;
         await Task.WhenAll(leftovers, consumed).ConfigureAwait(false);
 
@@ -522,12 +519,7 @@ public sealed partial class AzureStorageOrchestrationStore
         {
             // The lock only repaired an outbox (and was released). Messages that arrived meanwhile found the instance
             // locked and were put off: wake it for them now, as a step's commit does.
-            DateTime now = this.Now;
-            if (result.Document is { } repaired && !repaired.Doc.IsLockedAt(now) && repaired.Doc.Inbox.Exists(e => e.VisibleAt <= now))
-            {
-                await this.SendWakeAsync(id, now, cancellationToken).ConfigureAwait(false);
-            }
-
+            await this.WakeIfMessagesWaitingAsync(id, result.Document, cancellationToken).ConfigureAwait(false);
             await TryDeleteMessageAsync(receipt, cancellationToken).ConfigureAwait(false);
             return null;
         }
@@ -547,6 +539,18 @@ public sealed partial class AzureStorageOrchestrationStore
             result.Token!,
             result.Messages.Max(e => e.DeliveryCount),
             new OrchestrationLockState(stored, result.Messages.Select(e => e.Id).ToHashSet(StringComparer.Ordinal), receipt));
+    }
+
+    /// <summary>
+    /// Wakes an instance just released (by a step's commit or an outbox repair) for messages that arrived while it
+    /// was locked: their own wake-ups found it locked and were put off.
+    /// </summary>
+    private Task WakeIfMessagesWaitingAsync(string instanceId, StoredDocument? released, CancellationToken cancellationToken)
+    {
+        DateTime now = this.Now;
+        return released is not null && released.Doc.HasMessagesWaitingAt(now)
+            ? this.SendWakeAsync(instanceId, now, cancellationToken)
+            : Task.CompletedTask;
     }
 
     /// <summary>

@@ -46,6 +46,9 @@ internal sealed class InstanceDocument
 
     public bool IsLockedAt(DateTime now) => this.LockToken is not null && this.LockExpiresAt > now;
 
+    /// <summary>Unlocked, with inbox messages visible at <paramref name="now"/>.</summary>
+    public bool HasMessagesWaitingAt(DateTime now) => !this.IsLockedAt(now) && this.Inbox.Exists(e => e.VisibleAt <= now);
+
     public bool Knows(string messageId) =>
         this.Inbox.Exists(e => string.Equals(e.Id, messageId, StringComparison.Ordinal)) || this.AppliedIds.Contains(messageId, StringComparer.Ordinal);
 
