@@ -128,15 +128,8 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
             AgentDefinition agent = await s.GetAgentAsync(input.Agent, context.CancellationToken).ConfigureAwait(false);
             var usage = new UsageAccumulator(s.Models.GetPriceTable(agent.Provider));
             using IChatClient client = s.Models.CreateChatClient(agent.Provider, agent.Model).UseUsageTracking(usage);
-            ChatResponse response = await client.GetResponseAsync(
-                new[]
-                {
-                    new ChatMessage(ChatRole.System, "You summarise conversations between a user and an AI assistant. Keep every fact, decision, open question, name, number and file path that later turns may need; drop small talk. Write plain prose, at most 300 words."),
-                    new ChatMessage(ChatRole.User, "Summarise this conversation:\n\n" + Transcript(messages.Take(cut))),
-                },
-                new ChatOptions { Temperature = 0 },
-                context.CancellationToken).ConfigureAwait(false);
-            var compacted = new List<TurnMessage> { new("system", SummaryPrefix + "\n" + response.Text.Trim()) };
+            string summary = await SummarizeAsync(client, messages.Take(cut), context.CancellationToken).ConfigureAwait(false);
+            var compacted = new List<TurnMessage> { new("system", SummaryPrefix + "\n" + summary) };
             compacted.AddRange(messages.Skip(cut));
             var applied = session.AppliedRuns.Append(mark).TakeLast(SaveSessionActivity.MaxAppliedRuns).ToList();
             StoredSession? saved = await s.Sessions.SaveAsync(
@@ -149,6 +142,23 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
         }
 
         throw new TurnException($"The session {input.Agent}/{input.SessionKey} kept changing while it was being compacted; try again.");
+    }
+
+    /// <summary>
+    /// Asks <paramref name="client"/> for a summary of <paramref name="messages"/> (temperature 0) and returns its
+    /// trimmed text; the session compaction and the context-overflow compaction both use it.
+    /// </summary>
+    internal static async Task<string> SummarizeAsync(IChatClient client, IEnumerable<TurnMessage> messages, CancellationToken cancellationToken)
+    {
+        ChatResponse response = await client.GetResponseAsync(
+            new[]
+            {
+                new ChatMessage(ChatRole.System, "You summarise conversations between a user and an AI assistant. Keep every fact, decision, open question, name, number and file path that later turns may need; drop small talk. Write plain prose, at most 300 words."),
+                new ChatMessage(ChatRole.User, "Summarise this conversation:\n\n" + Transcript(messages)),
+            },
+            new ChatOptions { Temperature = 0 },
+            cancellationToken).ConfigureAwait(false);
+        return response.Text.Trim();
     }
 
     internal static string Transcript(IEnumerable<TurnMessage> messages)
@@ -203,31 +213,13 @@ internal static class OverflowCompactor
             return messages;
         }
 
-        var older = messages.Skip(first).Take(cut - first).Select(ToTurnMessage).ToList();
-        ChatResponse summary = await summarizer.GetResponseAsync(
-            new[]
-            {
-                new ChatMessage(ChatRole.System, "You summarise conversations between a user and an AI assistant. Keep every fact, decision, open question, name, number and file path that later turns may need; drop small talk. Write plain prose, at most 300 words."),
-                new ChatMessage(ChatRole.User, "Summarise this conversation:\n\n" + CompactSessionActivity.Transcript(older)),
-            },
-            new ChatOptions { Temperature = 0 },
-            cancellationToken).ConfigureAwait(false);
-        string system = (first == 1 ? messages[0].Text + "\n\n" : string.Empty) + CompactSessionActivity.SummaryPrefix + "\n" + summary.Text.Trim();
+        // The messages come from TurnMessages.ToChatMessages, so every tool message has its FunctionResultContent.
+        var older = messages.Skip(first).Take(cut - first).Select(TurnMessages.FromChatMessage).OfType<TurnMessage>().ToList();
+        string summary = await CompactSessionActivity.SummarizeAsync(summarizer, older, cancellationToken).ConfigureAwait(false);
+        string system = (first == 1 ? messages[0].Text + "\n\n" : string.Empty) + CompactSessionActivity.SummaryPrefix + "\n" + summary;
         var compacted = new List<ChatMessage> { new(ChatRole.System, system) };
         compacted.AddRange(messages.Skip(cut));
         return compacted;
-    }
-
-    private static TurnMessage ToTurnMessage(ChatMessage m)
-    {
-        if (m.Role == ChatRole.Tool)
-        {
-            FunctionResultContent? r = m.Contents.OfType<FunctionResultContent>().FirstOrDefault();
-            return new TurnMessage("tool", r?.Result?.ToString() ?? r?.Exception?.Message, CallId: r?.CallId, IsError: r?.Exception is not null);
-        }
-
-        var calls = m.Contents.OfType<FunctionCallContent>().Select(c => new TurnToolCall(c.CallId, c.Name, TurnMessages.SerializeArguments(c.Arguments))).ToList();
-        return new TurnMessage(m.Role == ChatRole.User ? "user" : m.Role == ChatRole.System ? "system" : "assistant", m.Text, calls.Count > 0 ? calls : null);
     }
 }
 
