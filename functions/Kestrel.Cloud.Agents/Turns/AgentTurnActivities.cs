@@ -108,40 +108,46 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
     {
         var s = new TurnServices(services);
         string mark = input.RunId + "#compact";
-        for (int attempt = 0; attempt < 5; attempt++)
+        (CompactSessionResult result, int summarized) = await SessionUpdate.ApplyAsync<(CompactSessionResult, int)>(
+            s.Sessions,
+            input.Agent,
+            input.SessionKey,
+            maxAttempts: 5,
+            async session =>
+            {
+                IReadOnlyList<TurnMessage> messages = TurnMessages.FromSessionJson(session?.MessagesJson);
+                if (session is null || session.AppliedRuns.Contains(mark))
+                {
+                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, 0, ProviderUsage.Zero), 0));
+                }
+
+                int keep = s.Options.CompactionKeepRecentTurns;
+                var userIndexes = messages.Select((m, i) => (m, i)).Where(x => x.m.Role == "user").Select(x => x.i).ToList();
+                int cut = keep == 0 ? messages.Count : userIndexes.Count > keep ? userIndexes[^keep] : 0;
+                if (cut == 0)
+                {
+                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, 0, ProviderUsage.Zero), 0));
+                }
+
+                AgentDefinition agent = await s.GetAgentAsync(input.Agent, context.CancellationToken).ConfigureAwait(false);
+                var usage = new UsageAccumulator(s.Models.GetPriceTable(agent.Provider));
+                using IChatClient client = s.Models.CreateChatClient(agent.Provider, agent.Model).UseUsageTracking(usage);
+                string summary = await SummarizeAsync(client, messages.Take(cut), context.CancellationToken).ConfigureAwait(false);
+                var compacted = new List<TurnMessage> { new("system", SummaryPrefix + "\n" + summary) };
+                compacted.AddRange(messages.Skip(cut));
+                var applied = session.AppliedRuns.Append(mark).TakeLast(SaveSessionActivity.MaxAppliedRuns).ToList();
+                return SessionChange<(CompactSessionResult, int)>.Save(compacted, applied, (new CompactSessionResult(compacted, cut, usage.Total), cut));
+            },
+            $"The session {input.Agent}/{input.SessionKey} kept changing while it was being compacted; try again.",
+            context.CancellationToken).ConfigureAwait(false);
+
+        // Only a saved compaction summarised anything (cut > 0).
+        if (summarized > 0)
         {
-            StoredSession? session = await s.Sessions.GetAsync(input.Agent, input.SessionKey, context.CancellationToken).ConfigureAwait(false);
-            IReadOnlyList<TurnMessage> messages = TurnMessages.FromSessionJson(session?.MessagesJson);
-            if (session is null || session.AppliedRuns.Contains(mark))
-            {
-                return new CompactSessionResult(messages, 0, ProviderUsage.Zero);
-            }
-
-            int keep = s.Options.CompactionKeepRecentTurns;
-            var userIndexes = messages.Select((m, i) => (m, i)).Where(x => x.m.Role == "user").Select(x => x.i).ToList();
-            int cut = keep == 0 ? messages.Count : userIndexes.Count > keep ? userIndexes[^keep] : 0;
-            if (cut == 0)
-            {
-                return new CompactSessionResult(messages, 0, ProviderUsage.Zero);
-            }
-
-            AgentDefinition agent = await s.GetAgentAsync(input.Agent, context.CancellationToken).ConfigureAwait(false);
-            var usage = new UsageAccumulator(s.Models.GetPriceTable(agent.Provider));
-            using IChatClient client = s.Models.CreateChatClient(agent.Provider, agent.Model).UseUsageTracking(usage);
-            string summary = await SummarizeAsync(client, messages.Take(cut), context.CancellationToken).ConfigureAwait(false);
-            var compacted = new List<TurnMessage> { new("system", SummaryPrefix + "\n" + summary) };
-            compacted.AddRange(messages.Skip(cut));
-            var applied = session.AppliedRuns.Append(mark).TakeLast(SaveSessionActivity.MaxAppliedRuns).ToList();
-            StoredSession? saved = await s.Sessions.SaveAsync(
-                input.Agent, input.SessionKey, TurnMessages.ToSessionJson(compacted), compacted.Count, applied, session.ETag, context.CancellationToken).ConfigureAwait(false);
-            if (saved is not null)
-            {
-                Log.SessionCompacted(s.Logger, input.RunId, input.Agent, input.SessionKey, cut);
-                return new CompactSessionResult(compacted, cut, usage.Total);
-            }
+            Log.SessionCompacted(s.Logger, input.RunId, input.Agent, input.SessionKey, summarized);
         }
 
-        throw new TurnException($"The session {input.Agent}/{input.SessionKey} kept changing while it was being compacted; try again.");
+        return result;
     }
 
     /// <summary>
@@ -442,23 +448,25 @@ internal sealed class SaveSessionActivity(IServiceProvider services) : TaskActiv
             return new SaveSessionResult(recovered);
         }
 
-        for (int attempt = 0; attempt < 10; attempt++)
-        {
-            StoredSession? session = await s.Sessions.GetAsync(input.Agent, key, ct).ConfigureAwait(false);
-            if (session?.AppliedRuns.Contains(input.RunId) == true)
+        var result = new SaveSessionResult(recovered);
+        return await SessionUpdate.ApplyAsync(
+            s.Sessions,
+            input.Agent,
+            key,
+            maxAttempts: 10,
+            session =>
             {
-                return new SaveSessionResult(recovered);
-            }
+                if (session?.AppliedRuns.Contains(input.RunId) == true)
+                {
+                    return Task.FromResult(SessionChange<SaveSessionResult>.Done(result));
+                }
 
-            var all = TurnMessages.FromSessionJson(session?.MessagesJson).Concat(messages).ToList();
-            var applied = (session?.AppliedRuns ?? Array.Empty<string>()).Append(input.RunId).TakeLast(MaxAppliedRuns).ToList();
-            if (await s.Sessions.SaveAsync(input.Agent, key, TurnMessages.ToSessionJson(all), all.Count, applied, session?.ETag, ct).ConfigureAwait(false) is not null)
-            {
-                return new SaveSessionResult(recovered);
-            }
-        }
-
-        throw new TurnException($"The session {input.Agent}/{key} kept changing while this run saved it; the run's messages were not saved.");
+                var all = TurnMessages.FromSessionJson(session?.MessagesJson).Concat(messages).ToList();
+                var applied = (session?.AppliedRuns ?? Array.Empty<string>()).Append(input.RunId).TakeLast(MaxAppliedRuns).ToList();
+                return Task.FromResult(SessionChange<SaveSessionResult>.Save(all, applied, result));
+            },
+            $"The session {input.Agent}/{key} kept changing while this run saved it; the run's messages were not saved.",
+            ct).ConfigureAwait(false);
     }
 
     private static async Task<string?> RecoverAsync(IRunEventLog log, string runId, int step, CancellationToken ct)
