@@ -87,7 +87,6 @@ internal sealed class LoadContextActivity(IServiceProvider services) : TaskActiv
             agent.MaxIterations,
             agent.ToolTimeout,
             s.Options.ApprovalTimeout,
-            tokens,
             tokens > s.Options.ContextBudgetTokens && history.Count(m => m.Role == "user") > s.Options.CompactionKeepRecentTurns,
             s.Options.MaxSpawnDepth,
             s.Options.MaxTurnMessagesSizeBytes,
@@ -118,7 +117,7 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
                 IReadOnlyList<TurnMessage> messages = TurnMessages.FromSessionJson(session?.MessagesJson);
                 if (session is null || session.AppliedRuns.Contains(mark))
                 {
-                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, 0, ProviderUsage.Zero), 0));
+                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, ProviderUsage.Zero), 0));
                 }
 
                 int keep = s.Options.CompactionKeepRecentTurns;
@@ -126,7 +125,7 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
                 int cut = keep == 0 ? messages.Count : userIndexes.Count > keep ? userIndexes[^keep] : 0;
                 if (cut == 0)
                 {
-                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, 0, ProviderUsage.Zero), 0));
+                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, ProviderUsage.Zero), 0));
                 }
 
                 AgentDefinition agent = await s.GetAgentAsync(input.Agent, context.CancellationToken).ConfigureAwait(false);
@@ -136,7 +135,7 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
                 var compacted = new List<TurnMessage> { new("system", SummaryPrefix + "\n" + summary) };
                 compacted.AddRange(messages.Skip(cut));
                 var applied = session.AppliedRuns.Append(mark).TakeLast(SaveSessionActivity.MaxAppliedRuns).ToList();
-                return SessionChange<(CompactSessionResult, int)>.Save(compacted, applied, (new CompactSessionResult(compacted, cut, usage.Total), cut));
+                return SessionChange<(CompactSessionResult, int)>.Save(compacted, applied, (new CompactSessionResult(compacted, usage.Total), cut));
             },
             $"The session {input.Agent}/{input.SessionKey} kept changing while it was being compacted; try again.",
             context.CancellationToken).ConfigureAwait(false);
@@ -299,7 +298,7 @@ internal sealed class CallModelActivity(IServiceProvider services) : TaskActivit
             new { step = input.Step, callId = p.CallId, tool = p.Tool, arguments = TurnArguments.ForDisplay(p.ArgumentsJson, 16_384), decision = p.Decision, reason = p.Reason })));
         await s.Events.AppendAsync(input.RunId, events, ct).ConfigureAwait(false);
         Log.ModelCalled(s.Logger, input.RunId, input.Step, response.ModelId, plans.Count, callTotal.InputTokens, callTotal.OutputTokens);
-        return new CallModelResult(response.Text, plans, callTotal, total, response.ModelId);
+        return new CallModelResult(response.Text, plans, total);
     }
 
     private static ToolCallPlan Plan(FunctionCallContent call, IReadOnlyList<IAgentTool> tools, ToolPolicy policy)
