@@ -31,7 +31,7 @@ internal sealed class TurnServices
         this.Models = services.GetRequiredService<ChatClientFactory>();
         this.Links = services.GetService<IApprovalLinkFactory>();
         this.Time = services.GetService<TimeProvider>() ?? TimeProvider.System;
-        this.Streams = services.GetService<RunStreamRegistry>() ?? new RunStreamRegistry();
+        this.Streams = services.GetRequiredService<RunStreamRegistry>();
         this.Logger = services.GetService<ILoggerFactory>()?.CreateLogger("Kestrel.Cloud.Agents.Turns") ?? NullLogger.Instance;
     }
 
