@@ -73,6 +73,8 @@ public static class AgentsServiceCollectionExtensions
         services.TryAddSingleton(sp => new ToolRegistry(
             sp.GetServices<IAgentTool>(), sp.GetServices<IToolSource>(), Options.Create(toolOptions), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<ToolRegistry>>()));
 
+        // The workspace when AddKestrelAgents composes alone (tests, other hosts). The server registers its own first
+        // (AgentStoreRegistration.AddAgentStores, a blank WorkspacePath meaning the default there), so this one is unused there.
         string workspacePath = runtime.WorkspacePath ?? Path.Combine(configuration["KestrelCloud:DataPath"] ?? ".data", "agents");
         services.TryAddSingleton<IAgentWorkspace>(_ => new LocalAgentWorkspace(workspacePath));
         services.TryAddSingleton<ISessionStore>(sp => new InMemorySessionStore(sp.GetRequiredService<TimeProvider>()));

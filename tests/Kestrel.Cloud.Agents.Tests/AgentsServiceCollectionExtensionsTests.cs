@@ -31,6 +31,7 @@ public sealed class AgentsServiceCollectionExtensionsTests
         registry.AddAgentTurns().Should().BeSameAs(registry, "a second AddAgentTurns leaves the registry alone");
         provider.GetRequiredService<ToolRegistry>().Tools.Select(t => t.Name).Should().Contain(new[] { "files_read", "http_fetch", "shell", SpawnTool.ToolName });
         provider.GetRequiredService<IAgentRunService>().Should().BeOfType<AgentRunService>();
+        provider.GetRequiredService<RunStreamRegistry>().Should().BeSameAs(provider.GetRequiredService<RunStreamRegistry>(), "the turn activities share one registry");
 
         foreach (IHostedService hosted in provider.GetServices<IHostedService>())
         {

@@ -81,14 +81,6 @@ public static class AgentFolder
     };
 
     /// <summary>
-    /// Parses an agent from its definition files and what was found in its folder; <paramref name="folderErrors"/>
-    /// (problems found while reading the folder) are reported together with the definition's own.
-    /// </summary>
-    /// <exception cref="AgentDefinitionException">Any problem, all listed.</exception>
-    public static AgentDefinition Parse(string name, AgentFiles files, IReadOnlyList<MemorySummary> memory, IReadOnlyList<SkillSource> skills, IReadOnlyList<AgentDefinitionError> folderErrors) =>
-        AgentDefinitionParser.ParseWithFolderErrors(name, files, memory, skills, folderErrors.ToList());
-
-    /// <summary>
     /// Reads an agent's definition files (AGENT.md, TOOLS.md, HEARTBEAT.md) through <paramref name="source"/>; null
     /// when AGENT.md does not exist. A file over <see cref="AgentDefinitionLimits.MaxReadFileSizeBytes"/> is an error.
     /// </summary>

@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Kestrel.Cloud.Agents.Tools;
 
-/// <summary>Source-generated tool logs; event ids 2000-2099 belong to the tools.</summary>
+/// <summary>
+/// Source-generated tool logs, event ids 2000-2029 (MCP: 2030-2049, <see cref="Mcp.McpLog"/>). The server's logs use
+/// numbers in the same range, so an id names an event only together with its category (the logging class).
+/// </summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 2000, Level = LogLevel.Error, Message = "Tool {Tool} failed for agent {Agent} (call {CallId}); error id {ErrorId}.")]

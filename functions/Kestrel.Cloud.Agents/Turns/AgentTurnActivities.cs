@@ -31,7 +31,7 @@ internal sealed class TurnServices
         this.Models = services.GetRequiredService<ChatClientFactory>();
         this.Links = services.GetService<IApprovalLinkFactory>();
         this.Time = services.GetService<TimeProvider>() ?? TimeProvider.System;
-        this.Streams = services.GetService<RunStreamRegistry>() ?? new RunStreamRegistry();
+        this.Streams = services.GetRequiredService<RunStreamRegistry>();
         this.Logger = services.GetService<ILoggerFactory>()?.CreateLogger("Kestrel.Cloud.Agents.Turns") ?? NullLogger.Instance;
     }
 
@@ -87,7 +87,6 @@ internal sealed class LoadContextActivity(IServiceProvider services) : TaskActiv
             agent.MaxIterations,
             agent.ToolTimeout,
             s.Options.ApprovalTimeout,
-            tokens,
             tokens > s.Options.ContextBudgetTokens && history.Count(m => m.Role == "user") > s.Options.CompactionKeepRecentTurns,
             s.Options.MaxSpawnDepth,
             s.Options.MaxTurnMessagesSizeBytes,
@@ -108,47 +107,63 @@ internal sealed class CompactSessionActivity(IServiceProvider services) : TaskAc
     {
         var s = new TurnServices(services);
         string mark = input.RunId + "#compact";
-        for (int attempt = 0; attempt < 5; attempt++)
-        {
-            StoredSession? session = await s.Sessions.GetAsync(input.Agent, input.SessionKey, context.CancellationToken).ConfigureAwait(false);
-            IReadOnlyList<TurnMessage> messages = TurnMessages.FromSessionJson(session?.MessagesJson);
-            if (session is null || session.AppliedRuns.Contains(mark))
+        (CompactSessionResult result, int summarized) = await SessionUpdate.ApplyAsync<(CompactSessionResult, int)>(
+            s.Sessions,
+            input.Agent,
+            input.SessionKey,
+            maxAttempts: 5,
+            async session =>
             {
-                return new CompactSessionResult(messages, 0, ProviderUsage.Zero);
-            }
-
-            int keep = s.Options.CompactionKeepRecentTurns;
-            var userIndexes = messages.Select((m, i) => (m, i)).Where(x => x.m.Role == "user").Select(x => x.i).ToList();
-            int cut = keep == 0 ? messages.Count : userIndexes.Count > keep ? userIndexes[^keep] : 0;
-            if (cut == 0)
-            {
-                return new CompactSessionResult(messages, 0, ProviderUsage.Zero);
-            }
-
-            AgentDefinition agent = await s.GetAgentAsync(input.Agent, context.CancellationToken).ConfigureAwait(false);
-            var usage = new UsageAccumulator(s.Models.GetPriceTable(agent.Provider));
-            using IChatClient client = s.Models.CreateChatClient(agent.Provider, agent.Model).UseUsageTracking(usage);
-            ChatResponse response = await client.GetResponseAsync(
-                new[]
+                IReadOnlyList<TurnMessage> messages = TurnMessages.FromSessionJson(session?.MessagesJson);
+                if (session is null || session.AppliedRuns.Contains(mark))
                 {
-                    new ChatMessage(ChatRole.System, "You summarise conversations between a user and an AI assistant. Keep every fact, decision, open question, name, number and file path that later turns may need; drop small talk. Write plain prose, at most 300 words."),
-                    new ChatMessage(ChatRole.User, "Summarise this conversation:\n\n" + Transcript(messages.Take(cut))),
-                },
-                new ChatOptions { Temperature = 0 },
-                context.CancellationToken).ConfigureAwait(false);
-            var compacted = new List<TurnMessage> { new("system", SummaryPrefix + "\n" + response.Text.Trim()) };
-            compacted.AddRange(messages.Skip(cut));
-            var applied = session.AppliedRuns.Append(mark).TakeLast(SaveSessionActivity.MaxAppliedRuns).ToList();
-            StoredSession? saved = await s.Sessions.SaveAsync(
-                input.Agent, input.SessionKey, TurnMessages.ToSessionJson(compacted), compacted.Count, applied, session.ETag, context.CancellationToken).ConfigureAwait(false);
-            if (saved is not null)
-            {
-                Log.SessionCompacted(s.Logger, input.RunId, input.Agent, input.SessionKey, cut);
-                return new CompactSessionResult(compacted, cut, usage.Total);
-            }
+                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, ProviderUsage.Zero), 0));
+                }
+
+                int keep = s.Options.CompactionKeepRecentTurns;
+                var userIndexes = messages.Select((m, i) => (m, i)).Where(x => x.m.Role == "user").Select(x => x.i).ToList();
+                int cut = keep == 0 ? messages.Count : userIndexes.Count > keep ? userIndexes[^keep] : 0;
+                if (cut == 0)
+                {
+                    return SessionChange<(CompactSessionResult, int)>.Done((new CompactSessionResult(messages, ProviderUsage.Zero), 0));
+                }
+
+                AgentDefinition agent = await s.GetAgentAsync(input.Agent, context.CancellationToken).ConfigureAwait(false);
+                var usage = new UsageAccumulator(s.Models.GetPriceTable(agent.Provider));
+                using IChatClient client = s.Models.CreateChatClient(agent.Provider, agent.Model).UseUsageTracking(usage);
+                string summary = await SummarizeAsync(client, messages.Take(cut), context.CancellationToken).ConfigureAwait(false);
+                var compacted = new List<TurnMessage> { new("system", SummaryPrefix + "\n" + summary) };
+                compacted.AddRange(messages.Skip(cut));
+                var applied = session.AppliedRuns.Append(mark).TakeLast(SaveSessionActivity.MaxAppliedRuns).ToList();
+                return SessionChange<(CompactSessionResult, int)>.Save(compacted, applied, (new CompactSessionResult(compacted, usage.Total), cut));
+            },
+            $"The session {input.Agent}/{input.SessionKey} kept changing while it was being compacted; try again.",
+            context.CancellationToken).ConfigureAwait(false);
+
+        // Only a saved compaction summarised anything (cut > 0).
+        if (summarized > 0)
+        {
+            Log.SessionCompacted(s.Logger, input.RunId, input.Agent, input.SessionKey, summarized);
         }
 
-        throw new TurnException($"The session {input.Agent}/{input.SessionKey} kept changing while it was being compacted; try again.");
+        return result;
+    }
+
+    /// <summary>
+    /// Asks <paramref name="client"/> for a summary of <paramref name="messages"/> (temperature 0) and returns its
+    /// trimmed text; the session compaction and the context-overflow compaction both use it.
+    /// </summary>
+    internal static async Task<string> SummarizeAsync(IChatClient client, IEnumerable<TurnMessage> messages, CancellationToken cancellationToken)
+    {
+        ChatResponse response = await client.GetResponseAsync(
+            new[]
+            {
+                new ChatMessage(ChatRole.System, "You summarise conversations between a user and an AI assistant. Keep every fact, decision, open question, name, number and file path that later turns may need; drop small talk. Write plain prose, at most 300 words."),
+                new ChatMessage(ChatRole.User, "Summarise this conversation:\n\n" + Transcript(messages)),
+            },
+            new ChatOptions { Temperature = 0 },
+            cancellationToken).ConfigureAwait(false);
+        return response.Text.Trim();
     }
 
     internal static string Transcript(IEnumerable<TurnMessage> messages)
@@ -203,31 +218,13 @@ internal static class OverflowCompactor
             return messages;
         }
 
-        var older = messages.Skip(first).Take(cut - first).Select(ToTurnMessage).ToList();
-        ChatResponse summary = await summarizer.GetResponseAsync(
-            new[]
-            {
-                new ChatMessage(ChatRole.System, "You summarise conversations between a user and an AI assistant. Keep every fact, decision, open question, name, number and file path that later turns may need; drop small talk. Write plain prose, at most 300 words."),
-                new ChatMessage(ChatRole.User, "Summarise this conversation:\n\n" + CompactSessionActivity.Transcript(older)),
-            },
-            new ChatOptions { Temperature = 0 },
-            cancellationToken).ConfigureAwait(false);
-        string system = (first == 1 ? messages[0].Text + "\n\n" : string.Empty) + CompactSessionActivity.SummaryPrefix + "\n" + summary.Text.Trim();
+        // The messages come from TurnMessages.ToChatMessages, so every tool message has its FunctionResultContent.
+        var older = messages.Skip(first).Take(cut - first).Select(TurnMessages.FromChatMessage).OfType<TurnMessage>().ToList();
+        string summary = await CompactSessionActivity.SummarizeAsync(summarizer, older, cancellationToken).ConfigureAwait(false);
+        string system = (first == 1 ? messages[0].Text + "\n\n" : string.Empty) + CompactSessionActivity.SummaryPrefix + "\n" + summary;
         var compacted = new List<ChatMessage> { new(ChatRole.System, system) };
         compacted.AddRange(messages.Skip(cut));
         return compacted;
-    }
-
-    private static TurnMessage ToTurnMessage(ChatMessage m)
-    {
-        if (m.Role == ChatRole.Tool)
-        {
-            FunctionResultContent? r = m.Contents.OfType<FunctionResultContent>().FirstOrDefault();
-            return new TurnMessage("tool", r?.Result?.ToString() ?? r?.Exception?.Message, CallId: r?.CallId, IsError: r?.Exception is not null);
-        }
-
-        var calls = m.Contents.OfType<FunctionCallContent>().Select(c => new TurnToolCall(c.CallId, c.Name, TurnMessages.SerializeArguments(c.Arguments))).ToList();
-        return new TurnMessage(m.Role == ChatRole.User ? "user" : m.Role == ChatRole.System ? "system" : "assistant", m.Text, calls.Count > 0 ? calls : null);
     }
 }
 
@@ -301,7 +298,7 @@ internal sealed class CallModelActivity(IServiceProvider services) : TaskActivit
             new { step = input.Step, callId = p.CallId, tool = p.Tool, arguments = TurnArguments.ForDisplay(p.ArgumentsJson, 16_384), decision = p.Decision, reason = p.Reason })));
         await s.Events.AppendAsync(input.RunId, events, ct).ConfigureAwait(false);
         Log.ModelCalled(s.Logger, input.RunId, input.Step, response.ModelId, plans.Count, callTotal.InputTokens, callTotal.OutputTokens);
-        return new CallModelResult(response.Text, plans, callTotal, total, response.ModelId);
+        return new CallModelResult(response.Text, plans, total);
     }
 
     private static ToolCallPlan Plan(FunctionCallContent call, IReadOnlyList<IAgentTool> tools, ToolPolicy policy)
@@ -450,23 +447,25 @@ internal sealed class SaveSessionActivity(IServiceProvider services) : TaskActiv
             return new SaveSessionResult(recovered);
         }
 
-        for (int attempt = 0; attempt < 10; attempt++)
-        {
-            StoredSession? session = await s.Sessions.GetAsync(input.Agent, key, ct).ConfigureAwait(false);
-            if (session?.AppliedRuns.Contains(input.RunId) == true)
+        var result = new SaveSessionResult(recovered);
+        return await SessionUpdate.ApplyAsync(
+            s.Sessions,
+            input.Agent,
+            key,
+            maxAttempts: 10,
+            session =>
             {
-                return new SaveSessionResult(recovered);
-            }
+                if (session?.AppliedRuns.Contains(input.RunId) == true)
+                {
+                    return Task.FromResult(SessionChange<SaveSessionResult>.Done(result));
+                }
 
-            var all = TurnMessages.FromSessionJson(session?.MessagesJson).Concat(messages).ToList();
-            var applied = (session?.AppliedRuns ?? Array.Empty<string>()).Append(input.RunId).TakeLast(MaxAppliedRuns).ToList();
-            if (await s.Sessions.SaveAsync(input.Agent, key, TurnMessages.ToSessionJson(all), all.Count, applied, session?.ETag, ct).ConfigureAwait(false) is not null)
-            {
-                return new SaveSessionResult(recovered);
-            }
-        }
-
-        throw new TurnException($"The session {input.Agent}/{key} kept changing while this run saved it; the run's messages were not saved.");
+                var all = TurnMessages.FromSessionJson(session?.MessagesJson).Concat(messages).ToList();
+                var applied = (session?.AppliedRuns ?? Array.Empty<string>()).Append(input.RunId).TakeLast(MaxAppliedRuns).ToList();
+                return Task.FromResult(SessionChange<SaveSessionResult>.Save(all, applied, result));
+            },
+            $"The session {input.Agent}/{key} kept changing while this run saved it; the run's messages were not saved.",
+            ct).ConfigureAwait(false);
     }
 
     private static async Task<string?> RecoverAsync(IRunEventLog log, string runId, int step, CancellationToken ct)

@@ -8,7 +8,10 @@ public static class AgentTurnRegistryExtensions
     /// <summary>
     /// Adds the <c>AgentTurn</c> orchestration and its activities (<see cref="AgentTurnNames"/>). Safe to call more than
     /// once: a registry that already has them is left alone. <c>AddKestrelAgents</c> calls it through
-    /// <c>AddDurableTask</c>; call it yourself only when composing the engine by hand.
+    /// <c>AddDurableTask</c>; call it yourself only when composing the engine by hand. The activities resolve what
+    /// <c>AddKestrelAgents</c> registers: <see cref="Definitions.IAgentWorkspace"/>, <see cref="Sessions.ISessionStore"/>,
+    /// <see cref="Runs.IRunEventLog"/>, the <see cref="AgentRuntimeOptions"/>, <see cref="Tools.ToolRegistry"/>,
+    /// <see cref="Providers.ChatClientFactory"/> and one <see cref="RunStreamRegistry"/> singleton.
     /// </summary>
     public static DurableTaskRegistry AddAgentTurns(this DurableTaskRegistry registry)
     {

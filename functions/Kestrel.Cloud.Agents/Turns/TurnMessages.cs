@@ -95,7 +95,12 @@ public static class TurnMessages
         }
     }
 
-    private static TurnMessage? FromChatMessage(ChatMessage m)
+    /// <summary>
+    /// A <see cref="ChatMessage"/> as a <see cref="TurnMessage"/>; null for a tool message without a result. Reads both
+    /// forms of a tool error: the session's (flagged with <see cref="IsErrorKey"/>) and the model call's (a result with
+    /// an exception, whose message is the text).
+    /// </summary>
+    internal static TurnMessage? FromChatMessage(ChatMessage m)
     {
         if (m.Role == ChatRole.System)
         {
@@ -113,6 +118,12 @@ public static class TurnMessages
             if (r is null)
             {
                 return null;
+            }
+
+            if (r.Exception is { } exception)
+            {
+                // A model call's error result (ToChatMessage forModel); session JSON never has one (Exception is not serialized).
+                return new TurnMessage("tool", r.Result?.ToString() ?? exception.Message, CallId: r.CallId, IsError: true);
             }
 
             bool isError = r.AdditionalProperties?.TryGetValue(IsErrorKey, out object? flag) == true

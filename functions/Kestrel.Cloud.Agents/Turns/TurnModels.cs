@@ -99,7 +99,6 @@ public sealed record TurnContext(
     int MaxIterations,
     TimeSpan ToolTimeout,
     TimeSpan ApprovalTimeout,
-    int EstimatedHistoryTokens,
     bool NeedsCompaction,
     int MaxSpawnDepth,
     int MaxTurnMessagesSizeBytes,
@@ -109,7 +108,7 @@ public sealed record TurnContext(
 public sealed record CompactSessionInput(string RunId, string Agent, string SessionKey);
 
 /// <summary>The session history after compaction and what the summary call used.</summary>
-public sealed record CompactSessionResult(IReadOnlyList<TurnMessage> History, int SummarizedMessages, ProviderUsage Usage);
+public sealed record CompactSessionResult(IReadOnlyList<TurnMessage> History, ProviderUsage Usage);
 
 /// <summary>The input of CallModel.</summary>
 public sealed record CallModelInput(string RunId, string Agent, string? PolicyAgent, int Step, string SystemPrompt, IReadOnlyList<TurnMessage> Messages, ProviderUsage UsageSoFar);
@@ -124,8 +123,8 @@ public sealed record CallModelInput(string RunId, string Agent, string? PolicyAg
 /// <param name="IsSpawn">True for <c>spawn</c>: run as a sub-orchestration.</param>
 public sealed record ToolCallPlan(string CallId, string Tool, string ArgumentsJson, string Decision, string Reason, bool IsReadOnly, bool IsSpawn);
 
-/// <summary>What one model call answered.</summary>
-public sealed record CallModelResult(string Text, IReadOnlyList<ToolCallPlan> ToolCalls, ProviderUsage CallUsage, ProviderUsage TotalUsage, string? ModelId);
+/// <summary>What one model call answered (the call's own usage and model are in its <c>usage</c> event).</summary>
+public sealed record CallModelResult(string Text, IReadOnlyList<ToolCallPlan> ToolCalls, ProviderUsage TotalUsage);
 
 /// <summary>The input of RunTool.</summary>
 public sealed record RunToolInput(string RunId, string Agent, int Step, string CallId, string Tool, string ArgumentsJson, TimeSpan Timeout);

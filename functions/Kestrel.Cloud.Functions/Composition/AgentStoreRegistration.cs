@@ -29,6 +29,8 @@ public static class AgentStoreRegistration
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
+        // KestrelCloudApp calls this before AddKestrelAgents, so in memory and sqlite modes this TryAdd is the workspace
+        // (AddKestrelAgents' own default then does nothing); in azure-storage mode AddAzureStorageAgentStores replaces it.
         string? workspacePath = configuration["KestrelCloud:Agents:WorkspacePath"];
         services.TryAddSingleton<IAgentWorkspace>(_ => new LocalAgentWorkspace(
             string.IsNullOrWhiteSpace(workspacePath) ? Path.Combine(dataPath, AgentRegistration.AgentsFolder) : Path.GetFullPath(workspacePath)));

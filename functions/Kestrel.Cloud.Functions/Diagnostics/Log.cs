@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Kestrel.Cloud.Functions.Diagnostics;
 
-/// <summary>Source-generated server logs; event ids 2000-2099 belong to the server.</summary>
+/// <summary>
+/// Source-generated server logs (category <see cref="Category"/>), event ids 2000-2099. The agents' tool and MCP logs
+/// use numbers in the same range under their own categories (docs/configuration.md lists both).
+/// </summary>
 internal static partial class Log
 {
     /// <summary>The log category of server-level messages.</summary>

@@ -418,6 +418,32 @@ public abstract class AgentTurnTests : IAsyncLifetime
         (await this.h.Runs.ListAsync(null, RunStatus.WaitingForApproval)).Runs.Select(r => r.RunId).Should().Equal(waiting);
         (await this.h.Runs.ListAsync(null, RunStatus.Completed)).Runs.Select(r => r.RunId).Should().Equal(done);
     }
+
+    /// <summary>
+    /// Proves what docs/agents.md and docs/http-api.md say about the list: it maps each run alone, without looking at
+    /// its sub-agents, so a run whose sub-agent waits for an approval lists as Running (its detail says
+    /// WaitingForApproval) and the sub-agent run is listed itself as WaitingForApproval.
+    /// </summary>
+    [Fact]
+    public async Task List_SubAgentWaitsForApproval_ParentListsAsRunning()
+    {
+        this.h.Server.Enqueue(
+            TurnWire.Tools(null, ("sp1", "spawn", """{"task":"Write it."}""")),
+            TurnWire.Tools(null, ("cw1", "writer", "{}")));
+        string runId = await this.h.StartAsync("helper", "delegate");
+        await this.h.RunUntilIdleAsync();
+
+        RunInfo detail = await this.h.GetAsync(runId);
+        detail.Status.Should().Be(RunStatus.WaitingForApproval);
+        detail.PendingApprovals.Select(p => p.CallId).Should().Equal("cw1");
+
+        var (all, _) = await this.h.Runs.ListAsync(null, null);
+        RunInfo listed = all.Single(r => r.RunId == runId);
+        listed.Status.Should().Be(RunStatus.Running);
+        listed.PendingApprovals.Should().BeEmpty();
+        all.Single(r => r.RunId == runId + ".s1").Status.Should().Be(RunStatus.WaitingForApproval);
+        (await this.h.Runs.ListAsync(null, RunStatus.WaitingForApproval)).Runs.Select(r => r.RunId).Should().Equal(runId + ".s1");
+    }
 }
 
 /// <summary>The turn tests on the in-memory engine store.</summary>

@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Kestrel.Cloud.Agents.Tools.Mcp;
 
-/// <summary>Source-generated MCP logs; event ids 2030-2049 (inside the tools' 2000-2099 range).</summary>
+/// <summary>
+/// Source-generated MCP logs; event ids 2030-2049 (inside the tools' range). The server's logs use numbers in the same
+/// range, so an id names an event only together with its category (the logging class).
+/// </summary>
 internal static partial class McpLog
 {
     [LoggerMessage(EventId = 2030, Level = LogLevel.Information, Message = "MCP server {Server} connected over {Transport}; it offers {ToolCount} tools.")]
