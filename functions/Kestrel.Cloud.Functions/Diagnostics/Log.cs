@@ -47,8 +47,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2031, Level = LogLevel.Warning, Message = "Functions trigger {Function}: queue message {MessageId} failed; the host retries it.")]
     public static partial void QueueMessageFailed(ILogger logger, string function, string messageId, Exception exception);
 
-    [LoggerMessage(EventId = 2032, Level = LogLevel.Information, Message = "Housekeeping: {WakeUps} wake-up(s) sent, {Purged} finished instance(s) purged.")]
-    public static partial void HousekeepingDone(ILogger logger, int wakeUps, int purged);
+    [LoggerMessage(EventId = 2032, Level = LogLevel.Information, Message = "Housekeeping: {WakeUps} wake-up(s) sent, {Purged} finished instance(s) purged, {LinksPurged} expired approval link(s) forgotten.")]
+    public static partial void HousekeepingDone(ILogger logger, int wakeUps, int purged, int linksPurged);
 
     [LoggerMessage(EventId = 2033, Level = LogLevel.Error, Message = "Housekeeping failed.")]
     public static partial void HousekeepingFailed(ILogger logger, Exception exception);
