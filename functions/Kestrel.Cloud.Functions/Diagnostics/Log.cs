@@ -73,4 +73,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2045, Level = LogLevel.Information, Message = "Agent {Agent} {Operation}.")]
     public static partial void AgentChanged(ILogger logger, string agent, string operation);
+
+    [LoggerMessage(EventId = 2046, Level = LogLevel.Warning, Message = "Wait mode for run {RunId}: watching its event log for an approval request failed; answered 202 with the run's links instead of waiting.")]
+    public static partial void ApprovalWatchFailed(ILogger logger, string runId, Exception exception);
 }
