@@ -24,7 +24,7 @@ public static class AgentStorageServiceCollectionExtensions
         return services.ReplaceStores(
             sp => new InMemoryRunEventLog(sp.GetService<TimeProvider>()),
             sp => new InMemorySessionStore(sp.GetService<TimeProvider>()),
-            _ => new InMemoryApprovalLinkLedger());
+            sp => new InMemoryApprovalLinkLedger(sp.GetService<TimeProvider>()));
     }
 
     /// <summary>

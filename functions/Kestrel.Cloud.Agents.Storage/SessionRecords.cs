@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text;
 using System.Text.Json;
 using Kestrel.Cloud.Agents.Definitions;
@@ -25,18 +26,15 @@ internal static class SessionRecords
         return (pair[0], pair[1]);
     }
 
-    /// <summary>base64url of a JSON array of strings.</summary>
-    public static string Encode(params string[] values) =>
-        Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(values)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <summary>base64url (RFC 4648 §5, no padding) of a JSON array of strings.</summary>
+    public static string Encode(params string[] values) => Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(values));
 
     /// <summary>Reads a token made by <see cref="Encode"/> with <paramref name="count"/> values; ArgumentException when it is not one.</summary>
     public static string[] Decode(string token, int count)
     {
         try
         {
-            string base64 = token.Replace('-', '+').Replace('_', '/');
-            base64 = base64.PadRight(base64.Length + ((4 - (base64.Length % 4)) % 4), '=');
-            string[]? values = JsonSerializer.Deserialize<string[]>(Encoding.UTF8.GetString(Convert.FromBase64String(base64)));
+            string[]? values = JsonSerializer.Deserialize<string[]>(Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token)));
             if (values is not null && values.Length == count && values.All(v => v is not null))
             {
                 return values;

@@ -59,18 +59,10 @@ public sealed partial class AzureStorageOrchestrationStore : IOrchestrationStore
 
         // Base64 bodies: what the Functions queue trigger expects by default.
         var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
-        BlobServiceClient blobs;
-        QueueServiceClient queues;
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            blobs = new BlobServiceClient(options.ConnectionString);
-            queues = new QueueServiceClient(options.ConnectionString, queueOptions);
-        }
-        else
-        {
-            blobs = new BlobServiceClient(options.BlobServiceUri!, options.Credential!);
-            queues = new QueueServiceClient(options.QueueServiceUri!, options.Credential!, queueOptions);
-        }
+        BlobServiceClient blobs = options.CreateBlobServiceClient();
+        QueueServiceClient queues = string.IsNullOrWhiteSpace(options.ConnectionString)
+            ? new QueueServiceClient(options.QueueServiceUri!, options.Credential!, queueOptions)
+            : new QueueServiceClient(options.ConnectionString, queueOptions);
 
         this.instancesContainer = blobs.GetBlobContainerClient(this.names.InstancesContainer);
         this.historyContainer = blobs.GetBlobContainerClient(this.names.HistoryContainer);

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Azure.Core;
+using Azure.Storage.Blobs;
 
 namespace Kestrel.Cloud.Durable.AzureStorage;
 
@@ -80,6 +81,15 @@ public sealed partial class AzureStorageStoreOptions
     /// </summary>
     /// <value>The default value is 45,056 (44 KiB); at most 48,000.</value>
     public int MaxInlineMessageSizeBytes { get; set; } = 45_056;
+
+    /// <summary>
+    /// A client for the blob service of these settings: <see cref="ConnectionString"/> when set, else
+    /// <see cref="BlobServiceUri"/> with <see cref="Credential"/>. For validated options (<see cref="Validate"/>).
+    /// </summary>
+    public BlobServiceClient CreateBlobServiceClient() =>
+        string.IsNullOrWhiteSpace(this.ConnectionString)
+            ? new BlobServiceClient(this.BlobServiceUri!, this.Credential!)
+            : new BlobServiceClient(this.ConnectionString);
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid value.</summary>
     public void Validate()

@@ -9,7 +9,8 @@ namespace Kestrel.Cloud.Agents.Storage.AzureStorage;
 /// <summary>
 /// The approval-link ledger in <c>{hub}-approvals</c>: consuming a link creates an empty blob named after it with
 /// If-None-Match *, which the service lets exactly one caller do, whichever process it runs in. The link's expiry
-/// is the blob's metadata; <see cref="PurgeExpiredAsync"/> removes entries expired more than an hour ago.
+/// is the blob's metadata; <see cref="PurgeExpiredAsync"/> (called by housekeeping) removes entries expired more than
+/// an hour ago.
 /// </summary>
 public sealed class BlobApprovalLinkLedger : IApprovalLinkLedger
 {
@@ -50,7 +51,8 @@ public sealed class BlobApprovalLinkLedger : IApprovalLinkLedger
         }
     }
 
-    /// <summary>Deletes at most <paramref name="maxCount"/> entries that expired more than an hour before now; returns how many.</summary>
+    /// <inheritdoc/>
+    /// <remarks>Lists the container with metadata and deletes the entries past the grace, one request each.</remarks>
     public async Task<int> PurgeExpiredAsync(int maxCount = 1000, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);

@@ -58,10 +58,7 @@ public sealed class BlobRunEventLog : IRunEventLog
             var keys = new HashSet<string>(current.Events.Select(e => e.Key), StringComparer.Ordinal);
             List<NewRunEvent> fresh = RunEventBatch.Fresh(events, keys.Contains);
             long count = current.Events.Count;
-            if (count + fresh.Count > RunEventLogLimits.MaxEventsPerRun)
-            {
-                throw RunEventBatch.Full(runId, count);
-            }
+            RunEventBatch.EnsureRoom(runId, count, fresh.Count);
 
             if (fresh.Count == 0)
             {

@@ -7,7 +7,7 @@ namespace Kestrel.Cloud.Agents.Storage.Sqlite;
 /// The approval-link ledger in the <c>agent_approval_links</c> table: consuming a link inserts its id; the primary key
 /// and the write transaction make exactly one of any number of racing callers (threads or processes) win. Each call also
 /// purges up to <see cref="MaxPurgePerCall"/> entries that expired more than <see cref="PurgeGrace"/> ago: their links
-/// are refused by the signature check anyway.
+/// are refused by the signature check anyway. <see cref="PurgeExpiredAsync"/> (housekeeping) does the same in bigger batches.
 /// </summary>
 public sealed class SqliteApprovalLinkLedger : IApprovalLinkLedger
 {
@@ -33,15 +33,7 @@ public sealed class SqliteApprovalLinkLedger : IApprovalLinkLedger
         return this.database.WriteAsync(
             (c, t) =>
             {
-                long purgeBefore = (this.database.TimeProvider.GetUtcNow() - PurgeGrace).UtcTicks;
-                using (SqliteCommand purge = SqliteAgentDatabase.Command(
-                    c, "DELETE FROM agent_approval_links WHERE link_id IN (SELECT link_id FROM agent_approval_links WHERE expires_ticks < $before LIMIT $max);", t))
-                {
-                    purge.Parameters.AddWithValue("$before", purgeBefore);
-                    purge.Parameters.AddWithValue("$max", MaxPurgePerCall);
-                    purge.ExecuteNonQuery();
-                }
-
+                this.Purge(c, t, MaxPurgePerCall);
                 using SqliteCommand insert = SqliteAgentDatabase.Command(
                     c, "INSERT INTO agent_approval_links (link_id, expires_ticks) VALUES ($id, $expires) ON CONFLICT (link_id) DO NOTHING;", t);
                 insert.Parameters.AddWithValue("$id", linkId);
@@ -49,6 +41,13 @@ public sealed class SqliteApprovalLinkLedger : IApprovalLinkLedger
                 return insert.ExecuteNonQuery() == 1;
             },
             cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<int> PurgeExpiredAsync(int maxCount = 1000, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        return this.database.WriteAsync((c, t) => this.Purge(c, t, maxCount), cancellationToken);
     }
 
     /// <summary>How many link ids the ledger holds (for tests and operations).</summary>
@@ -60,4 +59,14 @@ public sealed class SqliteApprovalLinkLedger : IApprovalLinkLedger
                 return Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
             },
             cancellationToken);
+
+    // Deletes at most max entries that expired more than PurgeGrace ago; returns how many.
+    private int Purge(SqliteConnection connection, SqliteTransaction transaction, int max)
+    {
+        using SqliteCommand purge = SqliteAgentDatabase.Command(
+            connection, "DELETE FROM agent_approval_links WHERE link_id IN (SELECT link_id FROM agent_approval_links WHERE expires_ticks < $before LIMIT $max);", transaction);
+        purge.Parameters.AddWithValue("$before", (this.database.TimeProvider.GetUtcNow() - PurgeGrace).UtcTicks);
+        purge.Parameters.AddWithValue("$max", max);
+        return purge.ExecuteNonQuery();
+    }
 }

@@ -47,10 +47,7 @@ public sealed class SqliteRunEventLog : IRunEventLog
                 }
 
                 List<NewRunEvent> fresh = RunEventBatch.Fresh(events, existing.Contains);
-                if (count + fresh.Count > RunEventLogLimits.MaxEventsPerRun)
-                {
-                    throw RunEventBatch.Full(runId, count);
-                }
+                RunEventBatch.EnsureRoom(runId, count, fresh.Count);
 
                 if (fresh.Count == 0)
                 {

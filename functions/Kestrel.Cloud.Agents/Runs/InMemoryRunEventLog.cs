@@ -15,24 +15,16 @@ public sealed class InMemoryRunEventLog : IRunEventLog
     /// <inheritdoc />
     public Task<long> AppendAsync(string runId, IReadOnlyList<NewRunEvent> events, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(runId);
-        ArgumentNullException.ThrowIfNull(events);
-        foreach (NewRunEvent e in events)
-        {
-            // Every event is checked before any is added, so a bad one rejects the whole batch (all or none).
-            RunEventLogChecks.CheckSize(runId, e);
-        }
+        // Every event is checked before any is added, so a bad one rejects the whole batch (all or none).
+        RunEventBatch.CheckAll(runId, events);
 
         RunLog log = this.runs.GetOrAdd(runId, _ => new RunLog());
         TaskCompletionSource? toWake;
         long last;
         lock (log)
         {
-            var fresh = events.Where(e => !log.Keys.Contains(e.Key)).DistinctBy(e => e.Key, StringComparer.Ordinal).ToList();
-            if (log.Events.Count + fresh.Count > RunEventLogLimits.MaxEventsPerRun)
-            {
-                throw new RunEventLogFullException($"The run {runId} already holds {log.Events.Count} events; a run may hold at most {RunEventLogLimits.MaxEventsPerRun}.");
-            }
+            List<NewRunEvent> fresh = RunEventBatch.Fresh(events, log.Keys.Contains);
+            RunEventBatch.EnsureRoom(runId, log.Events.Count, fresh.Count);
 
             foreach (NewRunEvent e in fresh)
             {

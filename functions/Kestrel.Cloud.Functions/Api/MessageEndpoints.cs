@@ -167,6 +167,14 @@ public static class MessageEndpoints
             }
 
             // The run waits for a human (which may take days), or the wait elapsed: answer like async mode.
+            if (approval.IsFaulted)
+            {
+                // Or the event log could not be read. The run was started and goes on, so still answer 202 with its links
+                // (a 5xx would invite a retry that starts a second run), but say why the wait ended early.
+                Log.ApprovalWatchFailed(
+                    services.GetRequiredService<ILoggerFactory>().CreateLogger(Log.Category), started.RunId, approval.Exception.GetBaseException());
+            }
+
             RunInfo current = await runs.GetAsync(started.RunId, context.RequestAborted) ?? started;
             if (approval.IsCompletedSuccessfully)
             {
@@ -248,7 +256,8 @@ public static class MessageEndpoints
         }
         catch (Exception)
         {
-            // Cancelled by us, or failed after the answer was decided; an unexpected failure was already thrown by the first await.
+            // Cancelled by us, or failed after the answer was decided; an unexpected failure was already thrown by the first await
+            // (completion) or logged (a failed approval watch).
         }
     }
 

@@ -41,9 +41,9 @@ public static class AgentStoreRegistration
             case DurableStoreRegistration.Sqlite:
                 return services.AddSqliteAgentStores(Path.Combine(dataPath, SqliteFileName));
             case DurableStoreRegistration.AzureStorage:
-                string? hub = configuration[DurableStoreRegistration.TaskHubSetting];
                 return services.AddAzureStorageAgentStores(
-                    CreateBlobClient, string.IsNullOrWhiteSpace(hub) ? new AzureStorageStoreOptions().TaskHubName : hub.Trim());
+                    CreateBlobClient,
+                    DurableStoreRegistration.ConfiguredTaskHub(key => configuration[key]) ?? new AzureStorageStoreOptions().TaskHubName);
             default:
                 throw new InvalidOperationException(
                     $"KestrelCloud:Durable:Store must be one of {string.Join(", ", DurableStoreRegistration.KnownStores)}; it is '{store}'.");
@@ -51,11 +51,6 @@ public static class AgentStoreRegistration
     }
 
     // The account the engine's store uses, from the same AzureWebJobsStorage settings (connection string or identity).
-    private static BlobServiceClient CreateBlobClient(IServiceProvider services)
-    {
-        AzureStorageStoreOptions options = services.GetRequiredService<IOptions<AzureStorageStoreOptions>>().Value;
-        return string.IsNullOrWhiteSpace(options.ConnectionString)
-            ? new BlobServiceClient(options.BlobServiceUri!, options.Credential!)
-            : new BlobServiceClient(options.ConnectionString);
-    }
+    private static BlobServiceClient CreateBlobClient(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<AzureStorageStoreOptions>>().Value.CreateBlobServiceClient();
 }

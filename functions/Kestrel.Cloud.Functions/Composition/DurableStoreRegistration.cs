@@ -87,10 +87,9 @@ public static class DurableStoreRegistration
             case AzureStorage:
                 services.AddDurableTaskAzureStorageStore(getSetting, o =>
                 {
-                    string? hub = getSetting(TaskHubSetting);
-                    if (!string.IsNullOrWhiteSpace(hub))
+                    if (ConfiguredTaskHub(getSetting) is { } hub)
                     {
-                        o.TaskHubName = hub.Trim();
+                        o.TaskHubName = hub;
                     }
                 });
                 break;
@@ -100,6 +99,17 @@ public static class DurableStoreRegistration
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// The task hub <see cref="TaskHubSetting"/> names, trimmed; null when it is not set (the store's default,
+    /// <c>kestrelcloud</c>, applies). The engine's store and the agent stores both take their hub from here.
+    /// </summary>
+    public static string? ConfiguredTaskHub(Func<string, string?> getSetting)
+    {
+        ArgumentNullException.ThrowIfNull(getSetting);
+        string? hub = getSetting(TaskHubSetting);
+        return string.IsNullOrWhiteSpace(hub) ? null : hub.Trim();
     }
 
     /// <summary>The Azure Storage store when it is the one in use, else null (housekeeping and the queue triggers need it).</summary>

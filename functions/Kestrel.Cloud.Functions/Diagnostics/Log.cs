@@ -50,8 +50,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2031, Level = LogLevel.Warning, Message = "Functions trigger {Function}: queue message {MessageId} failed; the host retries it.")]
     public static partial void QueueMessageFailed(ILogger logger, string function, string messageId, Exception exception);
 
-    [LoggerMessage(EventId = 2032, Level = LogLevel.Information, Message = "Housekeeping: {WakeUps} wake-up(s) sent, {Purged} finished instance(s) purged.")]
-    public static partial void HousekeepingDone(ILogger logger, int wakeUps, int purged);
+    [LoggerMessage(EventId = 2032, Level = LogLevel.Information, Message = "Housekeeping: {WakeUps} wake-up(s) sent, {Purged} finished instance(s) purged, {LinksPurged} expired approval link(s) forgotten.")]
+    public static partial void HousekeepingDone(ILogger logger, int wakeUps, int purged, int linksPurged);
 
     [LoggerMessage(EventId = 2033, Level = LogLevel.Error, Message = "Housekeeping failed.")]
     public static partial void HousekeepingFailed(ILogger logger, Exception exception);
@@ -76,4 +76,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2045, Level = LogLevel.Information, Message = "Agent {Agent} {Operation}.")]
     public static partial void AgentChanged(ILogger logger, string agent, string operation);
+
+    [LoggerMessage(EventId = 2046, Level = LogLevel.Warning, Message = "Wait mode for run {RunId}: watching its event log for an approval request failed; answered 202 with the run's links instead of waiting.")]
+    public static partial void ApprovalWatchFailed(ILogger logger, string runId, Exception exception);
 }

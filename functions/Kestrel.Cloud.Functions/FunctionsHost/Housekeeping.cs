@@ -1,3 +1,4 @@
+using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Durable.AzureStorage;
 using Kestrel.Cloud.Durable.Storage;
@@ -10,12 +11,15 @@ namespace Kestrel.Cloud.Functions.FunctionsHost;
 /// <summary>What one housekeeping run did.</summary>
 /// <param name="WakeUpsSent">Instances the Azure Storage sweep woke again (0 with other stores).</param>
 /// <param name="InstancesPurged">Finished instances purged for being older than the retention.</param>
-internal sealed record HousekeepingResult(int WakeUpsSent, int InstancesPurged);
+/// <param name="ApprovalLinksPurged">Entries of used approval links forgotten for having expired more than an hour ago.</param>
+internal sealed record HousekeepingResult(int WakeUpsSent, int InstancesPurged, int ApprovalLinksPurged);
 
 /// <summary>
 /// Housekeeping, run by the <c>Housekeeping</c> timer trigger under the Functions host: wakes instances whose wake-up was
-/// lost (Azure Storage store, <see cref="AzureStorageOrchestrationStore.SweepAsync"/>) and purges finished instances
-/// created before <see cref="KestrelCloudHousekeepingOptions.CompletedInstanceRetention"/>.
+/// lost (Azure Storage store, <see cref="AzureStorageOrchestrationStore.SweepAsync"/>), purges finished instances
+/// created before <see cref="KestrelCloudHousekeepingOptions.CompletedInstanceRetention"/>, and has the approval-link
+/// ledger forget entries that expired more than an hour ago (<see cref="IApprovalLinkLedger.PurgeExpiredAsync"/>; on
+/// Azure the <c>{hub}-approvals</c> container would otherwise keep one blob per used link forever).
 /// </summary>
 internal sealed class Housekeeping
 {
@@ -23,12 +27,14 @@ internal sealed class Housekeeping
         [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated];
 
     private readonly IOrchestrationStore store;
+    private readonly IApprovalLinkLedger approvalLinks;
     private readonly KestrelCloudHousekeepingOptions options;
     private readonly TimeProvider timeProvider;
 
-    public Housekeeping(IOrchestrationStore store, IOptions<KestrelCloudOptions> options, TimeProvider timeProvider)
+    public Housekeeping(IOrchestrationStore store, IApprovalLinkLedger approvalLinks, IOptions<KestrelCloudOptions> options, TimeProvider timeProvider)
     {
         this.store = store;
+        this.approvalLinks = approvalLinks;
         this.options = options.Value.Housekeeping;
         this.timeProvider = timeProvider;
     }
@@ -49,7 +55,8 @@ internal sealed class Housekeeping
             purged = await this.store.PurgeInstancesAsync(new PurgeInstancesFilter(CreatedTo: cutoff, Statuses: Finished), cancellationToken).ConfigureAwait(false);
         }
 
-        return new HousekeepingResult(woken, purged);
+        int linksPurged = await this.approvalLinks.PurgeExpiredAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        return new HousekeepingResult(woken, purged, linksPurged);
     }
 }
 
@@ -82,7 +89,7 @@ internal sealed class HousekeepingService : Microsoft.Extensions.Hosting.Backgro
                 try
                 {
                     HousekeepingResult done = await this.housekeeping.RunAsync(stoppingToken).ConfigureAwait(false);
-                    Diagnostics.Log.HousekeepingDone(this.logger, done.WakeUpsSent, done.InstancesPurged);
+                    Diagnostics.Log.HousekeepingDone(this.logger, done.WakeUpsSent, done.InstancesPurged, done.ApprovalLinksPurged);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {

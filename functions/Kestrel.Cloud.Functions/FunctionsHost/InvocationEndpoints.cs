@@ -103,8 +103,10 @@ internal static class InvocationEndpoints
         try
         {
             HousekeepingResult done = await housekeeping.RunAsync(context.RequestAborted).ConfigureAwait(false);
-            Log.HousekeepingDone(logger, done.WakeUpsSent, done.InstancesPurged);
-            result.Logs.Add($"Housekeeping: {done.WakeUpsSent} wake-up(s) sent, {done.InstancesPurged} finished instance(s) purged.");
+            Log.HousekeepingDone(logger, done.WakeUpsSent, done.InstancesPurged, done.ApprovalLinksPurged);
+            result.Logs.Add(
+                $"Housekeeping: {done.WakeUpsSent} wake-up(s) sent, {done.InstancesPurged} finished instance(s) purged, " +
+                $"{done.ApprovalLinksPurged} expired approval link(s) forgotten.");
             return Results.Json(result, ReplyJson, statusCode: StatusCodes.Status200OK);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)

@@ -114,22 +114,6 @@ public sealed class BlobApprovalLinkLedgerTests(AzuriteFixture azurite) : Durabl
     protected override Task<IApprovalLinkLedger> CreateLedgerAsync() => Task.FromResult<IApprovalLinkLedger>(new BlobApprovalLinkLedger(this.NewStorage()));
 
     protected override Task<IApprovalLinkLedger> OpenSecondInstanceAsync() => Task.FromResult<IApprovalLinkLedger>(new BlobApprovalLinkLedger(this.NewStorage()));
-
-    [Fact]
-    public async Task PurgeExpiredAsync_RemovesOnlyEntriesPastGrace()
-    {
-        var ledger = (BlobApprovalLinkLedger)this.Ledger;
-        DateTimeOffset now = this.Clock.GetUtcNow();
-        await ledger.TryConsumeAsync("old", now.AddMinutes(-61));
-        await ledger.TryConsumeAsync("recent", now.AddMinutes(-59));
-        await ledger.TryConsumeAsync("future", now.AddHours(1));
-
-        (await ledger.PurgeExpiredAsync()).Should().Be(1);
-
-        (await ledger.TryConsumeAsync("old", now.AddHours(1))).Should().BeTrue("its entry was purged");
-        (await ledger.TryConsumeAsync("recent", now.AddHours(1))).Should().BeFalse();
-        (await ledger.TryConsumeAsync("future", now.AddHours(1))).Should().BeFalse();
-    }
 }
 
 [Collection(AzuriteCollection.Name)]

@@ -58,6 +58,36 @@ public abstract class ApprovalLinkLedgerContract : IAsyncLifetime
     {
         await FluentActions.Awaiting(() => this.Ledger.TryConsumeAsync(string.Empty, this.InOneHour)).Should().ThrowAsync<ArgumentException>();
     }
+
+    [Fact]
+    public async Task PurgeExpiredAsync_RemovesOnlyEntriesExpiredMoreThanAnHourAgo()
+    {
+        DateTimeOffset start = this.Clock.GetUtcNow();
+        await this.Ledger.TryConsumeAsync("old", start.AddMinutes(10));
+        await this.Ledger.TryConsumeAsync("recent", start.AddMinutes(70));
+        await this.Ledger.TryConsumeAsync("future", start.AddDays(1));
+        this.Clock.Advance(TimeSpan.FromHours(2)); // "old" expired 110 minutes ago, "recent" 50 minutes ago
+
+        (await this.Ledger.PurgeExpiredAsync()).Should().Be(1);
+
+        (await this.Ledger.TryConsumeAsync("old", this.InOneHour)).Should().BeTrue("its entry was purged");
+        (await this.Ledger.TryConsumeAsync("recent", this.InOneHour)).Should().BeFalse("it expired less than an hour ago");
+        (await this.Ledger.TryConsumeAsync("future", this.InOneHour)).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task PurgeExpiredAsync_MaxCount_BoundsOneCall()
+    {
+        DateTimeOffset start = this.Clock.GetUtcNow();
+        await this.Ledger.TryConsumeAsync("a", start);
+        await this.Ledger.TryConsumeAsync("b", start);
+        this.Clock.Advance(TimeSpan.FromHours(2));
+
+        (await this.Ledger.PurgeExpiredAsync(maxCount: 1)).Should().Be(1);
+        (await this.Ledger.PurgeExpiredAsync(maxCount: 1)).Should().Be(1);
+        (await this.Ledger.PurgeExpiredAsync()).Should().Be(0);
+        await FluentActions.Awaiting(() => this.Ledger.PurgeExpiredAsync(maxCount: 0)).Should().ThrowAsync<ArgumentOutOfRangeException>();
+    }
 }
 
 /// <summary>Extra obligations of ledgers that outlive the process.</summary>

@@ -19,7 +19,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract
 
 public sealed class InMemoryApprovalLinkLedgerTests : ApprovalLinkLedgerContract
 {
-    protected override Task<IApprovalLinkLedger> CreateLedgerAsync() => Task.FromResult<IApprovalLinkLedger>(new InMemoryApprovalLinkLedger());
+    protected override Task<IApprovalLinkLedger> CreateLedgerAsync() => Task.FromResult<IApprovalLinkLedger>(new InMemoryApprovalLinkLedger(this.Clock));
 }
 
 /// <summary>The local folder workspace passes the same contract as the blob one (a second instance is a second object on the same folder).</summary>

@@ -4,6 +4,8 @@ using System.Text.Json;
 using Kestrel.Cloud.Agents.Providers;
 using Kestrel.Cloud.Agents.Runs;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Kestrel.Cloud.Functions.Tests.Api;
 
@@ -89,6 +91,26 @@ public class MessageEndpointsTests
 
         JsonElement body = await response.ShouldBeJsonAsync(HttpStatusCode.Accepted);
         body.GetProperty("status").GetString().Should().Be("WaitingForApproval", "the clock never moved: the answer came because a human is needed");
+    }
+
+    [Fact]
+    public async Task PostMessage_WaitModeEventLogUnreadable_Returns202WithLinksAndLogsWhy()
+    {
+        (ServerHost host, FakeAgentRunService runs) = await AgentsApiHost.StartAsync(o => o.ConfigureServices = UnreadableRunEventLog.Register);
+        await using ServerHost _ = host;
+
+        HttpResponseMessage response = await host.Client.PostAsync("/api/agents/default/messages?mode=wait&wait=5m", Message("hi"))
+            .WaitAsync(ServerHost.DeadlineToken());
+
+        JsonElement body = await response.ShouldBeJsonAsync(HttpStatusCode.Accepted);
+        string runId = body.GetProperty("runId").GetString()!;
+        body.GetProperty("status").GetString().Should().Be("Pending", "the clock never moved: the answer came because the approval watch failed");
+        body.GetProperty("links").GetProperty("status").GetString().Should().EndWith($"/api/runs/{runId}");
+        LogEntry warning = host.Logs.WithEventId(2046).Should().ContainSingle().Subject;
+        warning.Level.Should().Be(LogLevel.Warning);
+        warning.Message.Should().Contain(runId);
+        warning.Exception.Should().BeOfType<IOException>().Which.Message.Should().Be(UnreadableRunEventLog.Failure);
+        runs.Started.Should().ContainSingle("the run was started once; a 5xx here would invite a retry that starts another");
     }
 
     [Fact]
@@ -211,4 +233,33 @@ public class MessageEndpointsTests
         problem.Detail().Should().Contain("OPENAI_API_KEY").And.Contain("ANTHROPIC_API_KEY").And.Contain("AZURE_OPENAI_ENDPOINT");
         problem.GetProperty("environmentVariables").EnumerateArray().Select(e => e.GetString()).Should().Contain(new[] { "OPENAI_API_KEY", "ANTHROPIC_API_KEY" });
     }
+}
+
+/// <summary>The app's run event log, except that every read fails (storage unreachable for reads).</summary>
+internal sealed class UnreadableRunEventLog(IRunEventLog inner) : IRunEventLog
+{
+    public const string Failure = "The run event log cannot be read (test).";
+
+    public static void Register(IServiceCollection services)
+    {
+        ServiceDescriptor original = services.Last(d => d.ServiceType == typeof(IRunEventLog));
+        services.Remove(original);
+        services.AddSingleton<IRunEventLog>(sp => new UnreadableRunEventLog(original switch
+        {
+            { ImplementationInstance: IRunEventLog instance } => instance,
+            { ImplementationFactory: { } factory } => (IRunEventLog)factory(sp),
+            _ => (IRunEventLog)ActivatorUtilities.CreateInstance(sp, original.ImplementationType!),
+        }));
+    }
+
+    public Task<long> AppendAsync(string runId, IReadOnlyList<NewRunEvent> events, CancellationToken cancellationToken = default) =>
+        inner.AppendAsync(runId, events, cancellationToken);
+
+    public Task<IReadOnlyList<RunEvent>> ReadAsync(string runId, long afterSequence, int maxCount = 1000, CancellationToken cancellationToken = default) =>
+        Task.FromException<IReadOnlyList<RunEvent>>(new IOException(Failure));
+
+    public Task WaitAsync(string runId, long afterSequence, TimeSpan maxWait, CancellationToken cancellationToken = default) =>
+        inner.WaitAsync(runId, afterSequence, maxWait, cancellationToken);
+
+    public Task<bool> DeleteAsync(string runId, CancellationToken cancellationToken = default) => inner.DeleteAsync(runId, cancellationToken);
 }

@@ -1,3 +1,4 @@
+using Kestrel.Cloud.Agents.Storage.AzureStorage;
 using Kestrel.Cloud.Durable.AzureStorage;
 using Kestrel.Cloud.Durable.Storage;
 using Kestrel.Cloud.Durable.Worker;
@@ -74,6 +75,21 @@ public class DurableStoreSelectionTests
             .Which.ControlQueueName.Should().Be("selectiontest-control");
         app.Services.GetServices<IHostedService>().OfType<DurableTaskWorkerService>().Should().ContainSingle();
         app.Services.GetServices<IHostedService>().OfType<HousekeepingService>().Should().ContainSingle("standalone, nothing else sweeps the Azure store");
+    }
+
+    [Theory]
+    [InlineData("--KestrelCloudTaskHub= selectiontest ", "selectiontest")]
+    [InlineData("--KestrelCloudTaskHub=", "kestrelcloud")]
+    public async Task Build_AzureStorage_EngineAndAgentStoresUseTheSameTaskHub(string setting, string expected)
+    {
+        using var data = new TempDirectory();
+        await using WebApplication app = KestrelCloudApp.Build(Args(data, "--AzureWebJobsStorage=" + Azurite, setting));
+
+        app.Services.GetRequiredService<IOrchestrationStore>().Should().BeOfType<AzureStorageOrchestrationStore>()
+            .Which.ControlQueueName.Should().Be($"{expected}-control");
+        AgentBlobStorage agents = app.Services.GetRequiredService<AgentBlobStorage>();
+        agents.TaskHub.Should().Be(expected);
+        agents.Client.AccountName.Should().Be("devstoreaccount1", "the agent stores use the engine's AzureWebJobsStorage account");
     }
 
     [Fact]

@@ -1,17 +1,19 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Functions.Samples;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
 using Kestrel.Cloud.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kestrel.Cloud.Functions.Tests.FunctionsHost;
 
 /// <summary>The timer trigger's housekeeping and where the trigger endpoints exist; the memory store, no Azurite.</summary>
 public sealed class HousekeepingAndRoutingTests
 {
-    private const string TimerPayload =
+    internal const string TimerPayload =
         """{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"Housekeeping"}}}""";
 
     [Fact]
@@ -33,7 +35,7 @@ public sealed class HousekeepingAndRoutingTests
         HttpResponseMessage response = await host.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
 
         JsonElement body = await response.ShouldBeJsonAsync(HttpStatusCode.OK);
-        body.GetProperty("Logs")[0].GetString().Should().Be("Housekeeping: 0 wake-up(s) sent, 1 finished instance(s) purged.");
+        body.GetProperty("Logs")[0].GetString().Should().Be("Housekeeping: 0 wake-up(s) sent, 1 finished instance(s) purged, 0 expired approval link(s) forgotten.");
         (await host.DurableClient.GetInstanceAsync(old)).Should().BeNull();
         (await host.DurableClient.GetInstanceAsync(recent)).Should().NotBeNull();
     }
@@ -56,6 +58,28 @@ public sealed class HousekeepingAndRoutingTests
 
         (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().Contain("0 finished instance(s) purged");
         (await host.DurableClient.GetInstanceAsync(old)).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Housekeeping_ApprovalLinkExpiredOverAnHourAgo_IsForgottenWhileALiveOneStays()
+    {
+        int port = TestPorts.GetFreeTcpPort();
+        await using ServerHost host = await ServerHost.StartAsync(o =>
+        {
+            o.ChooseUrl = false;
+            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+        });
+        IApprovalLinkLedger ledger = host.App.Services.GetRequiredService<IApprovalLinkLedger>();
+        DateTimeOffset start = host.Clock.GetUtcNow();
+        (await ledger.TryConsumeAsync("run-1/call-1", start.AddMinutes(10))).Should().BeTrue();
+        (await ledger.TryConsumeAsync("run-2/call-1", start.AddDays(1))).Should().BeTrue();
+        host.Clock.Advance(TimeSpan.FromHours(2));
+
+        HttpResponseMessage response = await host.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+
+        (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().EndWith(", 1 expired approval link(s) forgotten.");
+        (await ledger.TryConsumeAsync("run-1/call-1", host.Clock.GetUtcNow().AddHours(1))).Should().BeTrue("housekeeping forgot the expired entry");
+        (await ledger.TryConsumeAsync("run-2/call-1", host.Clock.GetUtcNow().AddHours(1))).Should().BeFalse("an entry whose link is still valid stays");
     }
 
     [Theory]

@@ -1,0 +1,56 @@
+using System.Net;
+using System.Text;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Kestrel.Cloud.Agents.Approvals;
+using Kestrel.Cloud.Agents.Storage.AzureStorage;
+using Kestrel.Cloud.Functions.Tests.Infrastructure;
+using Kestrel.Cloud.Testing;
+using Kestrel.Cloud.Testing.Azurite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Kestrel.Cloud.Functions.Tests.FunctionsHost;
+
+/// <summary>The timer trigger's housekeeping on the Azure Storage store (Azurite, its own task hub).</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class AzureStorageHousekeepingTests
+{
+    private readonly AzuriteFixture azurite;
+
+    public AzureStorageHousekeepingTests(AzuriteFixture azurite) => this.azurite = azurite;
+
+    /// <summary>Without housekeeping's purge the <c>{hub}-approvals</c> container keeps one blob per used link forever.</summary>
+    [Fact]
+    public async Task Housekeeping_ApprovalLinkBlobExpiredOverAnHourAgo_IsDeletedWhileALiveOneStays()
+    {
+        string hub = "hk" + Guid.NewGuid().ToString("N")[..12];
+        int port = TestPorts.GetFreeTcpPort();
+        await using ServerHost host = await ServerHost.StartAsync(o =>
+        {
+            o.ChooseUrl = false;
+            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+            o.Args.Add($"--AzureWebJobsStorage={this.azurite.ConnectionString}");
+            o.Args.Add("--KestrelCloud:Durable:Store=");
+            o.Args.Add($"--KestrelCloudTaskHub={hub}");
+        });
+        IApprovalLinkLedger ledger = host.App.Services.GetRequiredService<IApprovalLinkLedger>();
+        ledger.Should().BeOfType<BlobApprovalLinkLedger>();
+        DateTimeOffset start = host.Clock.GetUtcNow();
+        (await ledger.TryConsumeAsync("expired-link", start.AddMinutes(10))).Should().BeTrue();
+        (await ledger.TryConsumeAsync("live-link", start.AddDays(1))).Should().BeTrue();
+        host.Clock.Advance(TimeSpan.FromHours(2));
+
+        HttpResponseMessage response = await host.Anonymous.PostAsync(
+            "/Housekeeping", new StringContent(HousekeepingAndRoutingTests.TimerPayload, Encoding.UTF8, "application/json"));
+
+        (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().EndWith(", 1 expired approval link(s) forgotten.");
+        BlobContainerClient approvals = new BlobServiceClient(this.azurite.ConnectionString).GetBlobContainerClient($"{hub}-approvals");
+        var names = new List<string>();
+        await foreach (BlobItem blob in approvals.GetBlobsAsync())
+        {
+            names.Add(blob.Name);
+        }
+
+        names.Should().Equal("live-link");
+    }
+}
