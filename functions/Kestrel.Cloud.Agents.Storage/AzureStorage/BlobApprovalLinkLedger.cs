@@ -10,13 +10,11 @@ namespace Kestrel.Cloud.Agents.Storage.AzureStorage;
 /// The approval-link ledger in <c>{hub}-approvals</c>: consuming a link creates an empty blob named after it with
 /// If-None-Match *, which the service lets exactly one caller do, whichever process it runs in. The link's expiry
 /// is the blob's metadata; <see cref="PurgeExpiredAsync"/> (called by housekeeping) removes entries expired more than
-/// an hour ago.
+/// <see cref="IApprovalLinkLedger.PurgeGrace"/> ago.
 /// </summary>
 public sealed class BlobApprovalLinkLedger : IApprovalLinkLedger
 {
     private const string ExpiresMetadata = "expiresticks";
-
-    private static readonly TimeSpan PurgeGrace = TimeSpan.FromHours(1);
 
     private readonly AgentBlobStorage storage;
 
@@ -57,7 +55,7 @@ public sealed class BlobApprovalLinkLedger : IApprovalLinkLedger
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
         BlobContainerClient container = await this.storage.GetContainerAsync(this.storage.ApprovalsContainerName, cancellationToken).ConfigureAwait(false);
-        long before = (this.storage.TimeProvider.GetUtcNow() - PurgeGrace).UtcTicks;
+        long before = (this.storage.TimeProvider.GetUtcNow() - IApprovalLinkLedger.PurgeGrace).UtcTicks;
         int deleted = 0;
         await foreach (BlobItem item in container.GetBlobsAsync(BlobTraits.Metadata, cancellationToken: cancellationToken).ConfigureAwait(false))
         {

@@ -6,16 +6,13 @@ namespace Kestrel.Cloud.Agents.Storage.Sqlite;
 /// <summary>
 /// The approval-link ledger in the <c>agent_approval_links</c> table: consuming a link inserts its id; the primary key
 /// and the write transaction make exactly one of any number of racing callers (threads or processes) win. Each call also
-/// purges up to <see cref="MaxPurgePerCall"/> entries that expired more than <see cref="PurgeGrace"/> ago: their links
+/// purges up to <see cref="MaxPurgePerCall"/> entries that expired more than <see cref="IApprovalLinkLedger.PurgeGrace"/> ago: their links
 /// are refused by the signature check anyway. <see cref="PurgeExpiredAsync"/> (housekeeping) does the same in bigger batches.
 /// </summary>
 public sealed class SqliteApprovalLinkLedger : IApprovalLinkLedger
 {
     /// <summary>Most expired entries removed by one call.</summary>
     public const int MaxPurgePerCall = 100;
-
-    /// <summary>How long after its expiry an entry is kept (clock differences between processes).</summary>
-    public static readonly TimeSpan PurgeGrace = TimeSpan.FromHours(1);
 
     private readonly SqliteAgentDatabase database;
 
@@ -60,12 +57,12 @@ public sealed class SqliteApprovalLinkLedger : IApprovalLinkLedger
             },
             cancellationToken);
 
-    // Deletes at most max entries that expired more than PurgeGrace ago; returns how many.
+    // Deletes at most max entries that expired more than IApprovalLinkLedger.PurgeGrace ago; returns how many.
     private int Purge(SqliteConnection connection, SqliteTransaction transaction, int max)
     {
         using SqliteCommand purge = SqliteAgentDatabase.Command(
             connection, "DELETE FROM agent_approval_links WHERE link_id IN (SELECT link_id FROM agent_approval_links WHERE expires_ticks < $before LIMIT $max);", transaction);
-        purge.Parameters.AddWithValue("$before", (this.database.TimeProvider.GetUtcNow() - PurgeGrace).UtcTicks);
+        purge.Parameters.AddWithValue("$before", (this.database.TimeProvider.GetUtcNow() - IApprovalLinkLedger.PurgeGrace).UtcTicks);
         purge.Parameters.AddWithValue("$max", max);
         return purge.ExecuteNonQuery();
     }

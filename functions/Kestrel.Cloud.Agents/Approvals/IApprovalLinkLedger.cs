@@ -13,8 +13,13 @@ public interface IApprovalLinkLedger
     Task<bool> TryConsumeAsync(string linkId, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Forgets at most <paramref name="maxCount"/> entries whose link expired more than an hour ago (the grace covers
-    /// clock differences between processes; such a link is refused by its signature check anyway); returns how many.
+    /// How long after its link expired an entry is kept: the grace covers clock differences between processes (such a
+    /// link is refused by its signature check anyway).
+    /// </summary>
+    public static readonly TimeSpan PurgeGrace = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Forgets at most <paramref name="maxCount"/> entries whose link expired more than <see cref="PurgeGrace"/> ago; returns how many.
     /// Housekeeping calls it, so the ledger does not grow forever.
     /// </summary>
     Task<int> PurgeExpiredAsync(int maxCount = 1000, CancellationToken cancellationToken = default);
@@ -23,8 +28,6 @@ public interface IApprovalLinkLedger
 /// <summary>The ledger in process memory (the <c>memory</c> store and tests).</summary>
 public sealed class InMemoryApprovalLinkLedger : IApprovalLinkLedger
 {
-    private static readonly TimeSpan PurgeGrace = TimeSpan.FromHours(1);
-
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> used = new(StringComparer.Ordinal);
     private readonly TimeProvider timeProvider;
 
@@ -42,7 +45,7 @@ public sealed class InMemoryApprovalLinkLedger : IApprovalLinkLedger
     public Task<int> PurgeExpiredAsync(int maxCount = 1000, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
-        DateTimeOffset before = this.timeProvider.GetUtcNow() - PurgeGrace;
+        DateTimeOffset before = this.timeProvider.GetUtcNow() - IApprovalLinkLedger.PurgeGrace;
         int deleted = 0;
         foreach (KeyValuePair<string, DateTimeOffset> entry in this.used)
         {
