@@ -107,12 +107,8 @@ public class ConfigurationTests
     [Fact]
     public async Task Start_CustomHandlerPortSet_ListensOnLoopbackAtThatPort()
     {
-        int port = TestPorts.GetFreeTcpPort();
-        await using ServerHost host = await ServerHost.StartAsync(o =>
-        {
-            o.ChooseUrl = false;
-            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
-        });
+        int port = 0;
+        await using ServerHost host = await ServerHost.StartAsync(o => port = o.UnderFunctionsHost());
 
         using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         JsonElement root = await (await probe.GetAsync("/")).ShouldBeJsonAsync(HttpStatusCode.OK);

@@ -1,11 +1,9 @@
 using System.Net;
-using System.Text;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Agents.Storage.AzureStorage;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
-using Kestrel.Cloud.Testing;
 using Kestrel.Cloud.Testing.Azurite;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -24,14 +22,10 @@ public sealed class AzureStorageHousekeepingTests
     public async Task Housekeeping_ApprovalLinkBlobExpiredOverAnHourAgo_IsDeletedWhileALiveOneStays()
     {
         string hub = "hk" + Guid.NewGuid().ToString("N")[..12];
-        int port = TestPorts.GetFreeTcpPort();
         await using ServerHost host = await ServerHost.StartAsync(o =>
         {
-            o.ChooseUrl = false;
-            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
-            o.Args.Add($"--AzureWebJobsStorage={this.azurite.ConnectionString}");
-            o.Args.Add("--KestrelCloud:Durable:Store=");
-            o.Args.Add($"--KestrelCloudTaskHub={hub}");
+            o.UnderFunctionsHost();
+            o.UseAzureWebJobsStorage(this.azurite.ConnectionString, hub);
         });
         IApprovalLinkLedger ledger = host.App.Services.GetRequiredService<IApprovalLinkLedger>();
         ledger.Should().BeOfType<BlobApprovalLinkLedger>();
@@ -40,8 +34,7 @@ public sealed class AzureStorageHousekeepingTests
         (await ledger.TryConsumeAsync("live-link", start.AddDays(1))).Should().BeTrue();
         host.Clock.Advance(TimeSpan.FromHours(2));
 
-        HttpResponseMessage response = await host.Anonymous.PostAsync(
-            "/Housekeeping", new StringContent(HousekeepingAndRoutingTests.TimerPayload, Encoding.UTF8, "application/json"));
+        HttpResponseMessage response = await host.InvokeHousekeepingAsync();
 
         (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().EndWith(", 1 expired approval link(s) forgotten.");
         BlobContainerClient approvals = new BlobServiceClient(this.azurite.ConnectionString).GetBlobContainerClient($"{hub}-approvals");

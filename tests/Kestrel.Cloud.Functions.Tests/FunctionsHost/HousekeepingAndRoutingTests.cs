@@ -5,7 +5,6 @@ using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Functions.Samples;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
-using Kestrel.Cloud.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kestrel.Cloud.Functions.Tests.FunctionsHost;
@@ -13,17 +12,12 @@ namespace Kestrel.Cloud.Functions.Tests.FunctionsHost;
 /// <summary>The timer trigger's housekeeping and where the trigger endpoints exist; the memory store, no Azurite.</summary>
 public sealed class HousekeepingAndRoutingTests
 {
-    internal const string TimerPayload =
-        """{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"Housekeeping"}}}""";
-
     [Fact]
     public async Task Housekeeping_FinishedInstanceOlderThanRetention_PurgesIt()
     {
-        int port = TestPorts.GetFreeTcpPort();
         await using ServerHost host = await ServerHost.StartAsync(o =>
         {
-            o.ChooseUrl = false;
-            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+            o.UnderFunctionsHost();
             o.Args.Add("--KestrelCloud:Housekeeping:CompletedInstanceRetention=1.00:00:00");
         });
         string old = await host.DurableClient.ScheduleNewOrchestrationInstanceAsync(HelloSequence.Name);
@@ -32,7 +26,7 @@ public sealed class HousekeepingAndRoutingTests
         string recent = await host.DurableClient.ScheduleNewOrchestrationInstanceAsync(HelloSequence.Name);
         await host.WaitForCompletionAsync(recent);
 
-        HttpResponseMessage response = await host.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+        HttpResponseMessage response = await host.InvokeHousekeepingAsync();
 
         JsonElement body = await response.ShouldBeJsonAsync(HttpStatusCode.OK);
         body.GetProperty("Logs")[0].GetString().Should().Be("Housekeeping: 0 wake-up(s) sent, 1 finished instance(s) purged, 0 expired approval link(s) forgotten.");
@@ -43,18 +37,16 @@ public sealed class HousekeepingAndRoutingTests
     [Fact]
     public async Task Housekeeping_RetentionZero_PurgesNothing()
     {
-        int port = TestPorts.GetFreeTcpPort();
         await using ServerHost host = await ServerHost.StartAsync(o =>
         {
-            o.ChooseUrl = false;
-            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+            o.UnderFunctionsHost();
             o.Args.Add("--KestrelCloud:Housekeeping:CompletedInstanceRetention=00:00:00");
         });
         string old = await host.DurableClient.ScheduleNewOrchestrationInstanceAsync(HelloSequence.Name);
         await host.WaitForCompletionAsync(old);
         host.Clock.Advance(TimeSpan.FromDays(2));
 
-        HttpResponseMessage response = await host.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+        HttpResponseMessage response = await host.InvokeHousekeepingAsync();
 
         (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().Contain("0 finished instance(s) purged");
         (await host.DurableClient.GetInstanceAsync(old)).Should().NotBeNull();
@@ -63,11 +55,9 @@ public sealed class HousekeepingAndRoutingTests
     [Fact]
     public async Task Housekeeping_ApprovalLinkExpiredOverAnHourAgo_IsForgottenWhileALiveOneStays()
     {
-        int port = TestPorts.GetFreeTcpPort();
         await using ServerHost host = await ServerHost.StartAsync(o =>
         {
-            o.ChooseUrl = false;
-            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+            o.UnderFunctionsHost();
         });
         IApprovalLinkLedger ledger = host.App.Services.GetRequiredService<IApprovalLinkLedger>();
         DateTimeOffset start = host.Clock.GetUtcNow();
@@ -75,7 +65,7 @@ public sealed class HousekeepingAndRoutingTests
         (await ledger.TryConsumeAsync("run-2/call-1", start.AddDays(1))).Should().BeTrue();
         host.Clock.Advance(TimeSpan.FromHours(2));
 
-        HttpResponseMessage response = await host.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+        HttpResponseMessage response = await host.InvokeHousekeepingAsync();
 
         (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().EndWith(", 1 expired approval link(s) forgotten.");
         (await ledger.TryConsumeAsync("run-1/call-1", host.Clock.GetUtcNow().AddHours(1))).Should().BeTrue("housekeeping forgot the expired entry");
@@ -90,7 +80,7 @@ public sealed class HousekeepingAndRoutingTests
     {
         await using ServerHost host = await ServerHost.StartAsync();
 
-        HttpResponseMessage response = await host.Client.PostAsync(path, new StringContent(TimerPayload, Encoding.UTF8, "application/json"));
+        HttpResponseMessage response = await host.Client.PostAsync(path, new StringContent(ServerHost.TimerPayload, Encoding.UTF8, "application/json"));
 
         response.StatusCode.Should().Be(HttpStatusCode.NotFound);
     }

@@ -7,7 +7,6 @@ using Kestrel.Cloud.Durable;
 using Kestrel.Cloud.Durable.AzureStorage;
 using Kestrel.Cloud.Functions.Samples;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
-using Kestrel.Cloud.Testing;
 using Kestrel.Cloud.Testing.Azurite;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -114,14 +113,10 @@ public sealed class QueueTriggerContractTests
     private async Task<FunctionsApp> StartAsync()
     {
         string hub = "fn" + Guid.NewGuid().ToString("N")[..12];
-        int port = TestPorts.GetFreeTcpPort();
         ServerHost host = await ServerHost.StartAsync(o =>
         {
-            o.ChooseUrl = false;
-            o.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
-            o.Args.Add($"--AzureWebJobsStorage={this.azurite.ConnectionString}");
-            o.Args.Add("--KestrelCloud:Durable:Store=");
-            o.Args.Add($"--KestrelCloudTaskHub={hub}");
+            o.UnderFunctionsHost();
+            o.UseAzureWebJobsStorage(this.azurite.ConnectionString, hub);
             // The test's manual clock never moves: wake-ups must not be hidden behind real-time delays.
             o.ConfigureServices = s => s.PostConfigure<AzureStorageStoreOptions>(a => a.MaxWakeUpDelay = TimeSpan.Zero);
         });

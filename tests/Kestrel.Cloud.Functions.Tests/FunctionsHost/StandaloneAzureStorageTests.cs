@@ -23,9 +23,7 @@ public sealed class StandaloneAzureStorageTests
         string hub = "sa" + Guid.NewGuid().ToString("N")[..12];
         await using ServerHost host = await ServerHost.StartAsync(o =>
         {
-            o.Args.Add($"--AzureWebJobsStorage={this.azurite.ConnectionString}");
-            o.Args.Add("--KestrelCloud:Durable:Store=");
-            o.Args.Add($"--KestrelCloudTaskHub={hub}");
+            o.UseAzureWebJobsStorage(this.azurite.ConnectionString, hub);
             o.ConfigureServices = s => s.PostConfigure<AzureStorageStoreOptions>(a => a.MaxWakeUpDelay = TimeSpan.Zero);
         });
 

@@ -27,6 +27,29 @@ public sealed class ServerHostOptions
 
     /// <summary>Listen on this URL instead of a free loopback port (for custom-handler tests).</summary>
     public bool ChooseUrl { get; set; } = true;
+
+    /// <summary>
+    /// Starts the app as the Functions host does: <c>FUNCTIONS_CUSTOMHANDLER_PORT</c> set to a free port, which the app
+    /// binds itself (so <see cref="ChooseUrl"/> is off). Returns the port.
+    /// </summary>
+    public int UnderFunctionsHost()
+    {
+        int port = TestPorts.GetFreeTcpPort();
+        this.ChooseUrl = false;
+        this.Args.Add($"--FUNCTIONS_CUSTOMHANDLER_PORT={port}");
+        return port;
+    }
+
+    /// <summary>
+    /// The Azure Storage store chosen the way a deployment chooses it: <c>AzureWebJobsStorage</c> set (and no explicit
+    /// store), on its own <paramref name="taskHub"/>.
+    /// </summary>
+    public void UseAzureWebJobsStorage(string connectionString, string taskHub)
+    {
+        this.Args.Add($"--AzureWebJobsStorage={connectionString}");
+        this.Args.Add("--KestrelCloud:Durable:Store=");
+        this.Args.Add($"--KestrelCloudTaskHub={taskHub}");
+    }
 }
 
 /// <summary>
@@ -133,6 +156,14 @@ public sealed class ServerHost : IAsyncDisposable
     }
 
     /// <summary>A cancellation token that fires after the test deadline (real time; only a bound, never a wait).</summary>
+    /// <summary>What the Functions host posts to <c>/Housekeeping</c> when the timer fires.</summary>
+    public const string TimerPayload =
+        """{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"Housekeeping"}}}""";
+
+    /// <summary>Invokes the <c>Housekeeping</c> timer trigger as the host does (no API key); the app must run under the host.</summary>
+    public Task<HttpResponseMessage> InvokeHousekeepingAsync() =>
+        this.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, System.Text.Encoding.UTF8, "application/json"));
+
     public static CancellationToken DeadlineToken() => new CancellationTokenSource(Deadline).Token;
 
     /// <summary>A client that sends the given headers.</summary>
