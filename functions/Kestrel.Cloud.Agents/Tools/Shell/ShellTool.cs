@@ -19,6 +19,13 @@ public sealed class ShellTool : IAgentTool
     /// <summary>The tool's name.</summary>
     public const string ToolName = "shell";
 
+    /// <summary>
+    /// Put before every command, on its first line so bash's line numbers stay the command's own: the shell sends
+    /// stderr (2) to stdout's pipe (1) for the rest of the command. A syntax error on the first line stops bash before
+    /// the <c>exec</c> runs, so that message still arrives on the stderr pipe, which is drained too.
+    /// </summary>
+    private const string MergeStderrPrefix = "exec 2>&1; ";
+
     private static readonly JsonElement Schema = ToolSchemas.Parse("""
         {
           "type": "object",
@@ -92,7 +99,10 @@ public sealed class ShellTool : IAgentTool
             UseShellExecute = false,
         };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(command);
+
+        // stderr joins stdout's pipe inside the shell, so the output reads in the order the command wrote it;
+        // two pipes drained side by side would interleave them by whichever reader woke first.
+        start.ArgumentList.Add(MergeStderrPrefix + command);
         start.Environment.Clear();
         foreach (string name in this.options.PassEnvironmentVariables)
         {

@@ -51,9 +51,35 @@ public sealed class ShellToolTests : IDisposable
 
         string workspace = WorkspacePathGuard.RealPath(this.context.WorkspaceDirectory);
         result.IsError.Should().BeTrue("a non-zero exit code is a failed call");
-        result.Text.Should().StartWith($"Exit code 3.\n--- output ---\n{workspace}\n");
-        result.Text.Should().Contain("out\n").And.Contain("err\n");
+        result.Text.Should().Be($"Exit code 3.\n--- output ---\n{workspace}\nout\nerr\n", "stdout and stderr share one pipe, in the order written");
         File.Exists(Path.Join(this.context.WorkspaceDirectory, "made.txt")).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task InvokeAsync_AlternatingStdoutAndStderr_KeepsTheOrderWritten()
+    {
+        ToolResult result = await this.Run(Enabled(), "for i in $(seq 1 300); do echo o$i; echo e$i >&2; done");
+
+        string expected = string.Concat(Enumerable.Range(1, 300).Select(i => $"o{i}\ne{i}\n"));
+        result.Should().Be(ToolResult.Success($"Exit code 0.\n--- output ---\n{expected}"));
+    }
+
+    [Fact]
+    public async Task InvokeAsync_SyntaxError_ReportedOnTheCommandsOwnLine()
+    {
+        ToolResult result = await this.Run(Enabled(), "echo first\nif then");
+
+        result.IsError.Should().BeTrue();
+        result.Text.Should().StartWith("Exit code 2.\n--- output ---\n").And.Contain("line 2: syntax error");
+    }
+
+    [Fact]
+    public async Task InvokeAsync_SyntaxErrorOnFirstLine_StillInTheOutput()
+    {
+        ToolResult result = await this.Run(Enabled(), "if then");
+
+        result.IsError.Should().BeTrue();
+        result.Text.Should().StartWith("Exit code 2.\n--- output ---\n").And.Contain("line 1: syntax error");
     }
 
     [Fact]
