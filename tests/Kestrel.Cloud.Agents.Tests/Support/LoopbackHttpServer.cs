@@ -24,9 +24,9 @@ internal sealed class LoopbackHttpServer : IAsyncDisposable
     public LoopbackHttpServer(Func<ReceivedRequest, Stream, CancellationToken, Task> handler)
     {
         this.handler = handler;
-        this.Port = TestPorts.GetFreeTcpPort();
-        this.listener = new TcpListener(IPAddress.Loopback, this.Port);
+        this.listener = new TcpListener(IPAddress.Loopback, 0);
         this.listener.Start();
+        this.Port = ((IPEndPoint)this.listener.LocalEndpoint).Port;
         this.acceptLoop = Task.Run(this.AcceptLoopAsync);
     }
 

@@ -144,7 +144,7 @@ public sealed class ServerHost : IAsyncDisposable
             {
                 await app.StartAsync();
             }
-            catch (IOException ex) when (attempt < 5 && ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+            catch (IOException ex) when (attempt < 5 && TestPorts.IsAddressInUse(ex))
             {
                 await app.DisposeAsync();
                 continue;

@@ -44,14 +44,13 @@ public sealed class ScriptedServer : IAsyncDisposable
     private readonly List<RecordedRequest> requests = new();
     private readonly SemaphoreSlim received = new(0);
 
-    private ScriptedServer(WebApplication app, Uri baseUri)
+    private ScriptedServer(WebApplication app)
     {
         this.app = app;
-        this.BaseUri = baseUri;
     }
 
     /// <summary>http://127.0.0.1:{port}/ (no path).</summary>
-    public Uri BaseUri { get; }
+    public Uri BaseUri { get; private set; } = null!;
 
     public IReadOnlyList<RecordedRequest> Requests
     {
@@ -70,10 +69,11 @@ public sealed class ScriptedServer : IAsyncDisposable
     /// <summary>Starts the server; with <paramref name="https"/> it serves TLS with a fresh self-signed certificate for 127.0.0.1.</summary>
     public static async Task<ScriptedServer> StartAsync(bool https = false)
     {
-        int port = TestPorts.GetFreeTcpPort();
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         X509Certificate2? certificate = https ? CreateCertificate() : null;
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen =>
+
+        // Port 0: the operating system picks a free port at bind time, so no other process can take it in between.
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
         {
             if (certificate is not null)
             {
@@ -82,9 +82,11 @@ public sealed class ScriptedServer : IAsyncDisposable
         }));
         builder.Logging.ClearProviders();
         WebApplication app = builder.Build();
-        var server = new ScriptedServer(app, new Uri($"{(https ? "https" : "http")}://127.0.0.1:{port}/")) { Certificate = certificate };
+        var server = new ScriptedServer(app) { Certificate = certificate };
         app.Run(server.HandleAsync);
         await app.StartAsync();
+        int port = new Uri(app.Urls.Single()).Port;
+        server.BaseUri = new Uri($"{(https ? "https" : "http")}://127.0.0.1:{port}/");
         return server;
     }
 
