@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Azure.Storage.Blobs.Models;
 using Azure.Storage.Queues.Models;
 using Kestrel.Cloud.Durable.History;
 using Kestrel.Cloud.Durable.Storage;
@@ -657,16 +656,8 @@ public sealed class StoreContractTests
         };
     }
 
-    private static async Task<List<string>> BlobNamesAsync(Azure.Storage.Blobs.BlobContainerClient container)
-    {
-        var names = new List<string>();
-        await foreach (BlobItem item in container.GetBlobsAsync())
-        {
-            names.Add(item.Name);
-        }
-
-        return names;
-    }
+    private static async Task<List<string>> BlobNamesAsync(Azure.Storage.Blobs.BlobContainerClient container) =>
+        await container.GetBlobsAsync().Select(b => b.Name).ToListAsync();
 
     /// <summary>Polls until the call returns a value: for work hidden on the emulator's clock. Bounded; not a sleep-to-synchronise.</summary>
     private static async Task<T> PollAsync<T>(Func<Task<T?>> attempt, int timeoutSeconds = 20)

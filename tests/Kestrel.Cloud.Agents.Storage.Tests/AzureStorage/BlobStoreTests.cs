@@ -28,13 +28,7 @@ public sealed class BlobRunEventLogTests(AzuriteFixture azurite) : DurableRunEve
         await this.Log.AppendAsync("run-1", [Event("c")]);
 
         BlobContainerClient container = AzuriteCollection.Client(azurite).GetBlobContainerClient($"{this.taskHub}-runs");
-        var blobs = new List<BlobItem>();
-        await foreach (BlobItem item in container.GetBlobsAsync())
-        {
-            blobs.Add(item);
-        }
-
-        BlobItem blob = blobs.Should().ContainSingle().Subject;
+        BlobItem blob = (await container.GetBlobsAsync().ToListAsync()).Should().ContainSingle().Subject;
         blob.Name.Should().Be("run-1.jsonl");
         blob.Properties.BlobType.Should().Be(BlobType.Append);
         string text = (await container.GetBlobClient(blob.Name).DownloadContentAsync()).Value.Content.ToString();
@@ -134,13 +128,7 @@ public sealed class BlobAgentWorkspaceTests(AzuriteFixture azurite) : AgentWorks
         await this.Workspace.WriteFileAsync("helper", "./memory//notes.md", "# Notes");
 
         BlobContainerClient container = AzuriteCollection.Client(azurite).GetBlobContainerClient($"{this.taskHub}-agents");
-        var names = new List<string>();
-        await foreach (BlobItem item in container.GetBlobsAsync())
-        {
-            names.Add(item.Name);
-        }
-
-        names.Should().BeEquivalentTo("helper/AGENT.md", "helper/TOOLS.md", "helper/memory/notes.md");
+        (await container.GetBlobsAsync().Select(b => b.Name).ToListAsync()).Should().BeEquivalentTo("helper/AGENT.md", "helper/TOOLS.md", "helper/memory/notes.md");
     }
 
     [Fact]

@@ -104,14 +104,6 @@ public sealed class AzureStorageStoreEndToEndTests
         session.GetProperty("messages").GetRawText().Should().Contain("Hello from the cloud.");
     }
 
-    private static async Task<int> CountBlobsAsync(BlobServiceClient blobs, string container)
-    {
-        int count = 0;
-        await foreach (var _ in blobs.GetBlobContainerClient(container).GetBlobsAsync(cancellationToken: EndToEndHost.Deadline()))
-        {
-            count++;
-        }
-
-        return count;
-    }
+    private static async Task<int> CountBlobsAsync(BlobServiceClient blobs, string container) =>
+        await blobs.GetBlobContainerClient(container).GetBlobsAsync(cancellationToken: EndToEndHost.Deadline()).CountAsync();
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Models;
 using Kestrel.Cloud.Agents.Approvals;
 using Kestrel.Cloud.Agents.Storage.AzureStorage;
 using Kestrel.Cloud.Functions.Tests.Infrastructure;
@@ -38,12 +37,6 @@ public sealed class AzureStorageHousekeepingTests
 
         (await response.ShouldBeJsonAsync(HttpStatusCode.OK)).GetProperty("Logs")[0].GetString().Should().EndWith(", 1 expired approval link(s) forgotten.");
         BlobContainerClient approvals = new BlobServiceClient(this.azurite.ConnectionString).GetBlobContainerClient($"{hub}-approvals");
-        var names = new List<string>();
-        await foreach (BlobItem blob in approvals.GetBlobsAsync())
-        {
-            names.Add(blob.Name);
-        }
-
-        names.Should().Equal("live-link");
+        (await approvals.GetBlobsAsync().Select(b => b.Name).ToListAsync()).Should().Equal("live-link");
     }
 }
