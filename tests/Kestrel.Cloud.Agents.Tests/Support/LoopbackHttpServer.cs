@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Kestrel.Cloud.Testing;
 
 namespace Kestrel.Cloud.Agents.Tests.Support;
 

@@ -55,10 +55,7 @@ public sealed class HousekeepingAndRoutingTests
     [Fact]
     public async Task Housekeeping_ApprovalLinkExpiredOverAnHourAgo_IsForgottenWhileALiveOneStays()
     {
-        await using ServerHost host = await ServerHost.StartAsync(o =>
-        {
-            o.UnderFunctionsHost();
-        });
+        await using ServerHost host = await ServerHost.StartAsync(o => o.UnderFunctionsHost());
         IApprovalLinkLedger ledger = host.App.Services.GetRequiredService<IApprovalLinkLedger>();
         DateTimeOffset start = host.Clock.GetUtcNow();
         (await ledger.TryConsumeAsync("run-1/call-1", start.AddMinutes(10))).Should().BeTrue();

@@ -155,7 +155,6 @@ public sealed class ServerHost : IAsyncDisposable
         }
     }
 
-    /// <summary>A cancellation token that fires after the test deadline (real time; only a bound, never a wait).</summary>
     /// <summary>What the Functions host posts to <c>/Housekeeping</c> when the timer fires.</summary>
     public const string TimerPayload =
         """{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"Housekeeping"}}}""";
@@ -164,6 +163,7 @@ public sealed class ServerHost : IAsyncDisposable
     public Task<HttpResponseMessage> InvokeHousekeepingAsync() =>
         this.Anonymous.PostAsync("/Housekeeping", new StringContent(TimerPayload, System.Text.Encoding.UTF8, "application/json"));
 
+    /// <summary>A cancellation token that fires after the test deadline (real time; only a bound, never a wait).</summary>
     public static CancellationToken DeadlineToken() => new CancellationTokenSource(Deadline).Token;
 
     /// <summary>A client that sends the given headers.</summary>
